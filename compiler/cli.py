@@ -1,0 +1,132 @@
+"""The `ferry` command: a thin click layer. Each command parses its options and makes one
+call; exit codes are 0 ok, 1 validation failure or stale output, 2 usage error."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .diagnostics import FORMATTERS, format_text
+from .explain import explain as explain_client
+from .jsonschema import spec_schemas
+from .org import build_org
+from .output import diff_tree, read_tree, write_tree
+from .plan import format_plan, plan_changes
+from .render import render_org
+from .validate import Validation, validate_specs
+
+specs_option = click.option(
+    "--specs", "specs_dir", default="specs", show_default=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True), help="The specs directory.",
+)
+out_option = click.option(
+    "--out", "out_dir", default="rendered", show_default=True,
+    type=click.Path(path_type=Path, file_okay=False), help="The rendered output directory.",
+)
+
+
+def _validated(specs_dir: Path) -> Validation:
+    """Validate; on errors print them (text) to stderr and exit 1."""
+    result = validate_specs(specs_dir)
+    if result.diagnostics:
+        click.echo(format_text(result.diagnostics), nl=False, err=True)
+    if not result.ok:
+        errors = sum(d.is_error for d in result.diagnostics)
+        click.echo(f"ferry: {errors} error(s) in {specs_dir}; nothing rendered", err=True)
+        sys.exit(1)
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ferry")
+def main() -> None:
+    """Ferry: seamless Kafka cluster migrations, declared as code."""
+
+
+@main.command()
+@specs_option
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="text", show_default=True)
+def validate(specs_dir: Path, fmt: str) -> None:
+    """Check every spec against the policies and each other."""
+    result = validate_specs(specs_dir)
+    click.echo(FORMATTERS[fmt](result.diagnostics), nl=False)
+    if fmt == "text" and result.ok:
+        specs = result.specs
+        click.echo(f"ok: {len(specs.migrations)} migration(s), {len(specs.clusters.model.clusters)} cluster(s), "
+                   f"{len(specs.clusters.model.gateways)} gateway(s)")
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@specs_option
+@out_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when OUT is stale.")
+def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
+    """Render proxy routes, MirrorMaker 2 / Connect configs and Helm values into OUT."""
+    files = render_org(build_org(_validated(specs_dir).specs))
+    if check:
+        diff = diff_tree(files, out_dir, label=out_dir.name)
+        if diff:
+            click.echo(diff, nl=False)
+            click.echo(f"ferry: {out_dir} is stale; run `ferry render` and commit the result", err=True)
+            sys.exit(1)
+        click.echo(f"{out_dir} is up to date ({len(files)} files)")
+        return
+    write_tree(files, out_dir)
+    click.echo(f"rendered {len(files)} files into {out_dir}")
+
+
+@main.command()
+@specs_option
+@out_option
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+def plan(specs_dir: Path, out_dir: Path, fmt: str) -> None:
+    """Describe what the specs change compared with the committed OUT."""
+    files = render_org(build_org(_validated(specs_dir).specs))
+    click.echo(format_plan(plan_changes(read_tree(out_dir), files), fmt), nl=False)
+
+
+@main.command()
+@click.argument("client_id")
+@specs_option
+@click.option("--gateway", help="Only this gateway.")
+def explain(client_id: str, specs_dir: Path, gateway: str | None) -> None:
+    """Show which rule routes CLIENT_ID, to which cluster, and where the rule came from."""
+    org = build_org(_validated(specs_dir).specs)
+    if gateway and gateway not in {g.table.gateway for g in org.gateways}:
+        raise click.BadParameter(f"unknown gateway {gateway!r}", param_hint="--gateway")
+    for line in explain_client(org, client_id, gateway):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--out", "out_dir", default="schema", show_default=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when OUT is stale.")
+def schema(out_dir: Path, check: bool) -> None:
+    """Write JSON Schema for the spec files (for editors and CI)."""
+    files = spec_schemas()
+    if check:
+        stale = [name for name, text in files.items() if read_tree(out_dir).get(name) != text]
+        if stale:
+            click.echo(f"ferry: stale schema files in {out_dir}: {', '.join(stale)}; run `ferry schema`", err=True)
+            sys.exit(1)
+        click.echo(f"{out_dir} is up to date")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(files)} schema files into {out_dir}")
+
+
+def _register_optional() -> None:
+    """Commands from other packages (sandbox, proxy) attach themselves when present."""
+    try:
+        from sandbox.cli import sandbox  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    main.add_command(sandbox)
+
+
+_register_optional()

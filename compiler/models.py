@@ -1,0 +1,236 @@
+"""The spec contract as pydantic models: `extra="forbid"` (a typo is an error, not a dropped
+key) and frozen (validated data is never mutated by later stages).
+
+Field docs become the JSON Schema's descriptions (`ferry schema`), which editors show.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+# Kafka's own rule for topic names: [a-zA-Z0-9._-]{1,249}.
+TopicName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
+    Field(description="A Kafka topic name: letters, digits, '.', '_' and '-', at most 249 characters."),
+]
+# Kubernetes object names (DNS-1123 subdomain), used for Secret references.
+SecretName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"),
+    Field(description="Name of a Kubernetes Secret (never the credential itself)."),
+]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+HostPort = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$"),
+    Field(description="host:port"),
+]
+GroupId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[^,\s]{1,255}$"),
+    Field(description="A Kafka consumer group id (no commas or blanks: MM2 takes group lists comma-separated)."),
+]
+ClientIdPattern = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+    Field(
+        description="A client-id glob: '*' matches any run of characters (also none), '?' "
+        "exactly one; every other character matches itself."
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(str, Enum):
+    LEGACY = "legacy"
+    TARGET = "target"
+
+
+class SecurityProtocol(str, Enum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(str, Enum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class Security(Strict):
+    protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    sasl_mechanism: SaslMechanism | None = Field(
+        None, description="Required for SASL_* protocols."
+    )
+    secret: SecretName | None = Field(
+        None,
+        description="Kubernetes Secret with keys `username` and `password` that Ferry's "
+        "MirrorMaker 2 uses on this cluster. Required for SASL_* protocols.",
+    )
+    truststore_secret: SecretName | None = Field(
+        None, description="Kubernetes Secret with key `ca.crt` (PEM) for SSL/SASL_SSL."
+    )
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "Security":
+        if self.uses_sasl and (self.sasl_mechanism is None or self.secret is None):
+            raise ValueError(
+                f"{self.protocol.value} needs both `sasl_mechanism` and `secret` "
+                "(the Kubernetes Secret holding MirrorMaker 2's username and password)"
+            )
+        if not self.uses_sasl and self.sasl_mechanism is not None:
+            raise ValueError(
+                f"`sasl_mechanism` is set but protocol {self.protocol.value} does not use SASL; "
+                "use SASL_PLAINTEXT or SASL_SSL, or drop `sasl_mechanism`"
+            )
+        return self
+
+
+class Cluster(Strict):
+    role: Role
+    region: str = Field(min_length=1)
+    bootstrap: list[HostPort] = Field(min_length=1, description="Bootstrap servers, in dial order.")
+    security: Security = Security()
+    description: str | None = None
+
+
+class Gateway(Strict):
+    listen: HostPort = Field(description="Address the proxy listens on, e.g. 0.0.0.0:9092.")
+    default_cluster: Identifier = Field(description="Where clients no rule matches go.")
+    replicas: int = Field(2, ge=1, le=100)
+    admin_port: int = Field(9100, ge=1, le=65535)
+
+
+class ClustersSpec(Strict):
+    """specs/clusters.yaml — the cluster inventory and the proxy gateways."""
+
+    clusters: dict[Identifier, Cluster] = Field(min_length=1)
+    gateways: dict[Identifier, Gateway] = Field(default_factory=dict)
+
+
+class NamingRule(Strict):
+    pattern: str = Field(description="Python regular expression a name must fully match.")
+    example: str | None = Field(None, description="A conforming example shown in error messages.")
+
+
+class MirrorMakerDefaults(Strict):
+    emit_checkpoints_interval_seconds: int = Field(5, ge=1)
+    sync_group_offsets_interval_seconds: int = Field(5, ge=1)
+    emit_heartbeats_interval_seconds: int = Field(5, ge=1)
+    refresh_topics_interval_seconds: int = Field(30, ge=1)
+    refresh_groups_interval_seconds: int = Field(30, ge=1)
+    offset_lag_max: int = Field(100, ge=0, description="MM2 `offset.lag.max`: bounds duplicates per partition after a switch.")
+    replication_factor: int = Field(-1, description="Replication factor of created target topics; -1 = the target broker's default.")
+    tasks_max: int = Field(4, ge=1)
+
+
+class Images(Strict):
+    proxy: str = "ghcr.io/ferry-dev/ferry-proxy:0.1.0"
+    mirrormaker: str = "ghcr.io/ferry-dev/ferry-mirrormaker2:0.1.0"
+
+
+class Limits(Strict):
+    min_replication_factor: int = Field(1, ge=1, description="Lowest replication factor allowed on the target.")
+
+
+class PolicySpec(Strict):
+    """specs/policy.yaml — the governed cluster's conventions."""
+
+    topic_names: NamingRule
+    client_ids: NamingRule = Field(
+        description="Client-id convention. Named group `team` (required) must equal the spec's team."
+    )
+    mirrormaker: MirrorMakerDefaults = MirrorMakerDefaults()
+    limits: Limits = Limits()
+    images: Images = Images()
+
+
+class Attestation(Strict):
+    by: str = Field(min_length=1, description="Who attests (e-mail or handle).")
+    ref: str = Field(min_length=1, description="Ticket or document recording the review.")
+
+
+class Attestations(Strict):
+    idempotent: Attestation | None = Field(None, description="Consumers tolerate duplicates.")
+    unordered_ok: Attestation | None = Field(
+        None, description="Consumers tolerate mirrored and direct messages interleaving."
+    )
+
+
+class RenamedTopic(Strict):
+    to: TopicName
+    partitions: int | None = Field(None, ge=1, description="Partition count of the legacy topic.")
+    replication_factor: int | None = Field(None, ge=1, description="Replication factor of the legacy topic.")
+    target_partitions: int | None = Field(None, ge=1)
+    target_replication_factor: int | None = Field(None, ge=1)
+
+
+class ClientEntry(Strict):
+    topics: list[TopicName] | None = Field(
+        None,
+        description="Legacy names of the topics this client uses (moved by this or another "
+        "active migration). Default: every topic this migration moves.",
+    )
+    client_ids: list[ClientIdPattern] = Field(min_length=1)
+    cutover: bool = Field(False, description="Route these client ids to the target cluster.")
+    fence: bool = Field(False, description="Refuse these client ids at the proxy (a cutover window).")
+
+
+class ConsumerGroup(ClientEntry):
+    attestations: Attestations = Attestations()
+
+
+class Producer(ClientEntry):
+    pass
+
+
+class Status(str, Enum):
+    ACTIVE = "active"
+    COMPLETE = "complete"
+
+
+class MigrationSpec(Strict):
+    """specs/migrations/<team>/<name>.yaml — one team's migration."""
+
+    team: Identifier
+    owners: list[str] = Field(min_length=1)
+    source: Identifier
+    target: Identifier
+    gateway: Identifier = Field(description="The proxy gateway these clients bootstrap through.")
+    status: Status = Status.ACTIVE
+    topics: dict[TopicName, TopicName | RenamedTopic] = Field(
+        default_factory=dict, description="Rename map: legacy topic name -> new name."
+    )
+    consumer_groups: dict[GroupId, ConsumerGroup] = Field(
+        default_factory=dict
+    )
+    producers: dict[Identifier, Producer] = Field(default_factory=dict)
+    description: str | None = None
+
+    def renamed(self, legacy: str) -> RenamedTopic:
+        value = self.topics[legacy]
+        return value if isinstance(value, RenamedTopic) else RenamedTopic(to=value)
+
+
+SPEC_MODELS: dict[str, type[Strict]] = {
+    "clusters": ClustersSpec,
+    "policy": PolicySpec,
+    "migration": MigrationSpec,
+}

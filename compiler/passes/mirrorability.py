@@ -1,0 +1,71 @@
+"""Pass `mirrorability`: the rename map is one MirrorMaker 2 can run with Ferry's policy.
+
+`dev.ferry.mirror.RenameReplicationPolicy` needs a map that is a bijection with no chains:
+a new name that is also a mirrored legacy name of the same flow makes `a -> b`, `b -> c`
+ambiguous (and `a -> b`, `b -> a` recurses in MM2 until the stack overflows). MM2's default
+`topics.exclude` (`.*[-.]internal`, `.*\\.replica`, `__.*`) silently drops matching legacy
+topics, so such a topic would never be mirrored.
+
+Passing::
+
+    topics: {orders: shop.order.created.v1}
+
+Failing::
+
+    topics: {orders: shop.orders.v1, shop.orders.v1: shop.order.v2}   # rename-cycle (a chain)
+    topics: {payments.internal: shop.payment.v1}                      # topic-excluded-by-mm2
+    topics: {orders: orders}                                          # rename-cycle (identity)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Iterator
+
+from ..diagnostics import Diagnostic
+from ..index import active
+from ..spec import Migration, Specs
+from . import Pass
+
+ID = "mirrorability"
+
+MM2_DEFAULT_EXCLUDE = re.compile(r".*[\-\.]internal|.*\.replica|__.*")
+
+
+def run(specs: Specs) -> Iterator[Diagnostic]:
+    flows: dict[tuple[str, str], dict[str, tuple[str, Migration]]] = defaultdict(dict)
+    for mig in specs.migrations:
+        if not active(mig):
+            continue
+        for legacy in sorted(mig.model.topics):
+            flows[(mig.model.source, mig.model.target)][legacy] = (mig.model.renamed(legacy).to, mig)
+            if MM2_DEFAULT_EXCLUDE.fullmatch(legacy):
+                yield Diagnostic(
+                    mig.key_at("topics", legacy),
+                    "topic-excluded-by-mm2",
+                    f"legacy topic {legacy!r} matches MirrorMaker 2's default topics.exclude "
+                    "(.*[-.]internal, .*\\.replica, __.*) and would never be mirrored; "
+                    "internal topics are not migrated this way",
+                )
+    for (source, target), renames in sorted(flows.items()):
+        for legacy, (new, mig) in sorted(renames.items()):
+            if new == legacy:
+                yield Diagnostic(
+                    mig.key_at("topics", legacy),
+                    "rename-cycle",
+                    f"{legacy!r} is renamed to itself; Ferry's policy needs a new name "
+                    "(the target's naming convention) for every mirrored topic",
+                )
+            elif new in renames:
+                yield Diagnostic(
+                    mig.key_at("topics", legacy),
+                    "rename-cycle",
+                    f"{legacy!r} -> {new!r}, but {new!r} is itself a legacy topic mirrored from "
+                    f"{source!r} to {target!r} (-> {renames[new][0]!r}); MirrorMaker 2 cannot tell "
+                    "the two apart: rename to a name no legacy topic of this flow has",
+                    related=((renames[new][1].key_at("topics", new), f"{new!r} mirrored"),),
+                )
+
+
+PASS = Pass(ID, run)

@@ -1,0 +1,61 @@
+"""Pass `overlap`: no client id can match patterns of two different entries.
+
+The proxy routes a connection by the first rule its client id matches; if two entries'
+patterns could match one id, which team's route applies would depend on rule order. So
+every consumer group and producer owns a disjoint set of ids, across all specs. Decided
+exactly for Ferry's globs (`*`, `?`) by `compiler.glob`, with prefix bucketing so
+thousands of patterns stay near-linear.
+
+Passing::
+
+    consumer_groups: {mailer: {client_ids: ["billing.mailer.*"]}}
+    producers:       {api:    {client_ids: ["billing.api.*"]}}
+
+Failing::
+
+    consumer_groups: {mailer: {client_ids: ["billing.mail*"]}}
+    producers:       {api:    {client_ids: ["billing.mailer-api.*"]}}   # client-id-overlap
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..diagnostics import Diagnostic
+from ..glob import OverlapIndex
+from ..index import Entry, entries
+from ..spec import Specs
+from . import Pass
+
+ID = "overlap"
+
+
+def run(specs: Specs) -> Iterator[Diagnostic]:
+    by_key: dict[tuple[str, str, str], tuple[Entry, dict[str, int]]] = {}
+    items = []
+    for entry in entries(specs):
+        key = (entry.migration.file, entry.kind, entry.name)
+        index_of = {}
+        for i, pattern in enumerate(entry.spec.client_ids):
+            index_of.setdefault(pattern, i)
+            items.append((pattern, key))
+        by_key[key] = (entry, index_of)
+    for ov in OverlapIndex(items).overlaps():
+        (pa, ka), (pb, kb) = ov.first, ov.second
+        ea, ia = by_key[ka]
+        eb, ib = by_key[kb]
+        pos_a, pos_b = ea.at("client_ids", ia[pa]), eb.at("client_ids", ib[pb])
+        if pos_b < pos_a:
+            (ea, pa, pos_a), (eb, pb, pos_b) = (eb, pb, pos_b), (ea, pa, pos_a)
+        where = "this spec" if ea.migration is eb.migration else f"migration {ea.migration.name!r}"
+        yield Diagnostic(
+            pos_b,
+            "client-id-overlap",
+            f"client-id pattern {pb!r} of {eb.label} overlaps {pa!r} of {ea.label} in {where}: "
+            "some client id would match both, so its route would be ambiguous; make the patterns "
+            "disjoint (e.g. a more specific literal part)",
+            related=((pos_a, f"{pa!r}"),),
+        )
+
+
+PASS = Pass(ID, run)

@@ -1,0 +1,110 @@
+"""Pass `references`: every name a spec uses resolves.
+
+Passing::
+
+    # clusters.yaml: clusters {legacy-service: {role: legacy}, governed: {role: target}},
+    #                gateways {gw-service: {default_cluster: legacy-service}}
+    source: legacy-service
+    target: governed
+    gateway: gw-service
+    consumer_groups: {g: {topics: [orders]}}    # `orders` moved by some migration from legacy-service
+
+Failing::
+
+    source: legacy-servce          # unknown-cluster (did you mean legacy-service?)
+    target: legacy-ads             # wrong-role: the target must have role `target`
+    gateway: gw-ads                # gateway-source-mismatch: gw-ads sends unmatched clients to legacy-ads
+    consumer_groups: {g: {topics: [ordrs]}}   # unknown-topic
+    # file migrations/ads/x.yaml with `team: billing`   -> team-folder-mismatch
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterator
+
+from ..diagnostics import Diagnostic
+from ..index import entries, topic_owners
+from ..models import Role
+from ..spec import Specs
+from . import Pass
+
+ID = "references"
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def run(specs: Specs) -> Iterator[Diagnostic]:
+    clusters = specs.clusters.model.clusters
+    gateways = specs.clusters.model.gateways
+    names = sorted(clusters)
+    for gw_name, gw in sorted(gateways.items()):
+        if gw.default_cluster not in clusters:
+            yield Diagnostic(
+                specs.clusters.at("gateways", gw_name, "default_cluster"),
+                "unknown-cluster",
+                f"gateway {gw_name!r} defaults to unknown cluster {gw.default_cluster!r}; "
+                f"{_suggest(gw.default_cluster, names)}known clusters: {', '.join(names)}",
+            )
+
+    for mig in specs.migrations:
+        spec = mig.model
+        if spec.team != mig.folder_team:
+            yield Diagnostic(
+                mig.at("team"),
+                "team-folder-mismatch",
+                f"team {spec.team!r} does not match the folder {mig.folder_team!r}; "
+                f"move the file to specs/migrations/{spec.team}/ or fix `team`",
+            )
+        for field, role in (("source", Role.LEGACY), ("target", Role.TARGET)):
+            name = getattr(spec, field)
+            if name not in clusters:
+                yield Diagnostic(
+                    mig.at(field),
+                    "unknown-cluster",
+                    f"{field} cluster {name!r} is not in clusters.yaml; "
+                    f"{_suggest(name, names)}known clusters: {', '.join(names)}",
+                )
+            elif clusters[name].role is not role:
+                yield Diagnostic(
+                    mig.at(field),
+                    "wrong-role",
+                    f"{field} cluster {name!r} has role {clusters[name].role.value!r}; "
+                    f"a migration's {field} must be a cluster with role {role.value!r}",
+                )
+        if spec.gateway not in gateways:
+            yield Diagnostic(
+                mig.at("gateway"),
+                "unknown-gateway",
+                f"gateway {spec.gateway!r} is not in clusters.yaml; "
+                f"{_suggest(spec.gateway, sorted(gateways))}known gateways: {', '.join(sorted(gateways)) or 'none'}",
+            )
+        elif gateways[spec.gateway].default_cluster != spec.source:
+            yield Diagnostic(
+                mig.at("gateway"),
+                "gateway-source-mismatch",
+                f"gateway {spec.gateway!r} sends unmatched clients to "
+                f"{gateways[spec.gateway].default_cluster!r}, but this migration's clients come from "
+                f"{spec.source!r}; use the gateway whose default_cluster is {spec.source!r}",
+            )
+
+    owners = topic_owners(specs)
+    for entry in entries(specs):
+        if entry.spec.topics is None:
+            continue
+        source = entry.migration.model.source
+        for i, topic in enumerate(entry.spec.topics):
+            if (source, topic) not in owners:
+                moved = sorted(t for (s, t) in owners if s == source)
+                yield Diagnostic(
+                    entry.at("topics", i),
+                    "unknown-topic",
+                    f"{entry.label} reads or writes {topic!r}, which no migration from {source!r} moves; "
+                    f"{_suggest(topic, moved)}add it to a migration's `topics` rename map first",
+                )
+
+
+PASS = Pass(ID, run)

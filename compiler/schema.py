@@ -1,0 +1,155 @@
+"""Stage `schema`: raw documents -> frozen pydantic models, errors mapped back to positions.
+
+pydantic reports locations as tuples that mix data keys with union tags (`'str'`,
+`'RenamedTopic'`) and markers (`'[key]'`); `_data_path` keeps only the parts that exist in
+the document, so every error lands on the line the user must edit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import Diagnostic
+from .loader import PathKey, RawDocument, SpecTree
+from .models import ClustersSpec, MigrationSpec, PolicySpec
+from .passes.secrets import find_inline_secrets
+from .spec import Located, Migration, Specs
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, bool]:
+    """The document path pydantic's `loc` points at, and whether it ends at a key."""
+    path: list[str | int] = []
+    node = data
+    at_key = False
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif part == "[key]":
+            at_key = True
+    return tuple(path), at_key
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        out = []
+        for arg in typing.get_args(annotation):
+            out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class whose fields apply at `loc` (used to list allowed keys)."""
+    current: list[Any] = [model]
+    for part in loc:
+        nxt: list[Any] = []
+        for ann in current:
+            for cand in _unwrap(ann):
+                origin = typing.get_origin(cand)
+                if isinstance(cand, type) and issubclass(cand, BaseModel):
+                    if part in cand.model_fields:
+                        nxt.append(cand.model_fields[part].annotation)
+                    elif part == cand.__name__:
+                        nxt.append(cand)
+                elif origin is dict:
+                    nxt.append(typing.get_args(cand)[1])
+                elif origin is list:
+                    nxt.append(typing.get_args(cand)[0])
+        current = nxt
+    for ann in current:
+        for cand in _unwrap(ann):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                return cand
+    return None
+
+
+def _message(err: dict[str, Any], model: type[BaseModel]) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        owner = _model_at(model, loc[:-1])
+        allowed = sorted(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return f"unknown key `{key}`: {hint}allowed keys here are {', '.join(allowed)}"
+    if kind == "missing":
+        return f"missing required key `{loc[-1]}`; add it"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    got = err.get("input")
+    if kind not in ("model_type", "dict_type") and isinstance(got, (str, int, float, bool)):
+        return f"{msg} (got {got!r})"
+    return msg
+
+
+def validate_document(
+    doc: RawDocument, model: type[BaseModel], skip: set[PathKey]
+) -> tuple[Any | None, list[Diagnostic]]:
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        grouped: dict[tuple[PathKey, bool], list[str]] = {}
+        for err in exc.errors():
+            path, at_key = _data_path(doc.data, err["loc"])
+            if err["type"] == "extra_forbidden":
+                at_key = True
+            if any(path[: len(s)] == s for s in skip):
+                continue  # already reported as an inline secret
+            msgs = grouped.setdefault((path, at_key), [])
+            text = _message(err, model)
+            if text not in msgs:
+                msgs.append(text)
+        diags = []
+        for (path, at_key), msgs in grouped.items():
+            pos = doc.source.key_at(path) if at_key else doc.source.at(path)
+            where = ".".join(str(p) for p in path) or "document"
+            message = msgs[0] if len(msgs) == 1 else "; or ".join(msgs)
+            diags.append(Diagnostic(pos, "schema", f"{where}: {message}"))
+        return None, diags
+
+
+def build_specs(tree: SpecTree) -> tuple[Specs | None, list[Diagnostic]]:
+    """Check inline secrets and the schema of every document; return models when all pass."""
+    diagnostics: list[Diagnostic] = []
+    docs: list[tuple[RawDocument, type[BaseModel]]] = []
+    if tree.clusters:
+        docs.append((tree.clusters, ClustersSpec))
+    if tree.policy:
+        docs.append((tree.policy, PolicySpec))
+    docs.extend((m, MigrationSpec) for m in tree.migrations)
+
+    models: dict[int, Any] = {}
+    for idx, (doc, model) in enumerate(docs):
+        secrets = find_inline_secrets(doc)
+        diagnostics.extend(d for _, d in secrets)
+        if not isinstance(doc.data, dict):
+            diagnostics.append(
+                Diagnostic(doc.source.at(()), "schema", "document: expected a mapping of keys at the top level")
+            )
+            continue
+        value, diags = validate_document(doc, model, {p for p, _ in secrets})
+        diagnostics.extend(diags)
+        if value is not None:
+            models[idx] = value
+    if diagnostics or tree.diagnostics or tree.clusters is None or tree.policy is None:
+        return None, diagnostics
+    clusters = Located(models[0], tree.clusters)
+    policy = Located(models[1], tree.policy)
+    migrations = tuple(
+        sorted((Migration(models[i + 2], doc) for i, doc in enumerate(tree.migrations)), key=lambda m: m.file)
+    )
+    return Specs(tree.root, clusters, policy, migrations), diagnostics

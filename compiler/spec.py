@@ -1,0 +1,62 @@
+"""Validated spec documents: a model next to the source map it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Generic, TypeVar
+
+from .diagnostics import Position
+from .loader import PathKey, RawDocument
+from .models import ClustersSpec, MigrationSpec, PolicySpec
+
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class Located(Generic[M]):
+    model: M
+    doc: RawDocument
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    def at(self, *path: str | int) -> Position:
+        return self.doc.source.at(tuple(path))
+
+    def key_at(self, *path: str | int) -> Position:
+        return self.doc.source.key_at(tuple(path))
+
+
+@dataclass(frozen=True)
+class Migration(Located[MigrationSpec]):
+    @property
+    def name(self) -> str:
+        """`<team-folder>/<file stem>`, the migration's stable id."""
+        p = PurePath(self.doc.file)
+        return f"{p.parent.name}/{p.stem}"
+
+    @property
+    def folder_team(self) -> str:
+        return PurePath(self.doc.file).parent.name
+
+
+@dataclass(frozen=True)
+class Specs:
+    """Every spec file, schema-valid. The input of the semantic passes and renderers."""
+
+    root: Path
+    clusters: Located[ClustersSpec]
+    policy: Located[PolicySpec]
+    migrations: tuple[Migration, ...]
+
+    def source_name(self, located: Located) -> str:
+        """A spec file's name as rendered output cites it: `<specs dir>/<relative path>`,
+        independent of the working directory so output is byte-stable."""
+        try:
+            rel = Path(located.doc.path).resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return located.doc.file
+        return f"{self.root.resolve().name}/{rel.as_posix()}"
+
