@@ -58,7 +58,9 @@ def _flows(files: dict[str, str]) -> dict[str, FlowState]:
         renames = dict(
             pair.split(":", 1) for pair in props.get("replication.policy.ferry.renames", "").split(",") if pair
         )
-        groups = {g.strip() for g in props.get(f"{flow}.groups", "").split(",") if g.strip()}
+        groups = {
+            re.sub(r"\\(.)", r"\1", g.strip()) for g in props.get(f"{flow}.groups", "").split(",") if g.strip()
+        }
         out[f"{m.group(1)} -> {m.group(2)}"] = FlowState(renames, groups)
     return out
 
