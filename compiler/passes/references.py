@@ -82,7 +82,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                 f"gateway {spec.gateway!r} is not in clusters.yaml; "
                 f"{_suggest(spec.gateway, sorted(gateways))}known gateways: {', '.join(sorted(gateways)) or 'none'}",
             )
-        elif gateways[spec.gateway].default_cluster != spec.source:
+        elif spec.source in clusters and gateways[spec.gateway].default_cluster != spec.source:
             yield Diagnostic(
                 mig.at("gateway"),
                 "gateway-source-mismatch",
@@ -93,8 +93,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
 
     owners = topic_owners(specs)
     for entry in entries(specs):
-        if entry.spec.topics is None:
-            continue
+        if entry.spec.topics is None or entry.migration.model.source not in clusters:
+            continue  # an unknown source is reported once, above
         source = entry.migration.model.source
         for i, topic in enumerate(entry.spec.topics):
             if (source, topic) not in owners:
