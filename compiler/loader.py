@@ -1,6 +1,7 @@
-"""Load spec files with ruamel.yaml round-trip so every value keeps its line and column.
+"""Load spec files with ruamel.yaml so every value keeps its line and column.
 
-The loader's output is plain Python data (dict/list/str/int/float/bool/None) plus a
+ruamel composes the node tree (each node carries its start mark); `_Builder` constructs
+plain data from it. The loader's output is plain Python data (dict/list/str/int/float/bool/None) plus a
 `SourceMap` from value paths to 1-based positions. Deliberate choices:
 
 * Duplicate keys are collected (all of them, not just the first) and reported with both
@@ -12,14 +13,19 @@ The loader's output is plain Python data (dict/list/str/int/float/bool/None) plu
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+try:  # ruamel.yaml.clib: ruamel's libyaml-based composer
+    from ruamel.yaml.cyaml import CBaseLoader as _CLoader
+except ImportError:  # pragma: no cover - pure Python fallback
+    _CLoader = None
 
 from .diagnostics import Diagnostic, Position
 
@@ -28,28 +34,6 @@ PathKey = tuple[str | int, ...]
 CLUSTERS_FILE = "clusters.yaml"
 POLICY_FILE = "policy.yaml"
 MIGRATIONS_DIR = "migrations"
-
-
-class _Constructor(RoundTripConstructor):
-    """Round-trip constructor that records duplicate keys instead of raising, and keeps
-    timestamps as the strings the user wrote."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.duplicates: list[tuple[Any, Any, Any]] = []
-
-    def check_mapping_key(self, node, key_node, mapping, key, value) -> bool:  # noqa: ANN001
-        if key in mapping:
-            first = mapping.lc.key(key) if hasattr(mapping, "lc") else None
-            self.duplicates.append((key, key_node.start_mark, first))
-            return False
-        return True
-
-    def construct_yaml_timestamp(self, node, values=None):  # noqa: ANN001
-        return self.construct_scalar(node)
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
 
 
 def display_path(path: Path) -> str:
@@ -93,46 +77,94 @@ class RawDocument:
     source: SourceMap
 
 
-def _plain(node: Any, path: PathKey, source: SourceMap) -> Any:
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            key = str(k)
-            child = path + (key,)
-            kl, kc = node.lc.key(k)
-            vl, vc = node.lc.value(k)
-            source.keys[child] = Position(source.file, kl + 1, kc + 1)
-            source.values[child] = Position(source.file, vl + 1, vc + 1)
-            out[key] = _plain(v, child, source)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, v in enumerate(node):
-            child = path + (i,)
-            il, ic = node.lc.item(i)
-            source.values[child] = Position(source.file, il + 1, ic + 1)
-            source.keys[child] = source.values[child]
-            items.append(_plain(v, child, source))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
+# YAML 1.2 core schema for plain scalars. Everything else is a string: timestamps, `yes`,
+# `on`, version-looking numbers with two dots, and so on.
+_NULL = {"", "~", "null", "Null", "NULL"}
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+
+
+def _scalar(node: ScalarNode) -> Any:
+    value = node.value
+    if node.style:  # quoted or block scalars are strings (plain: None or '')
+        return value
+    if value in _NULL:
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.fullmatch(value):
+        return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    return value
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording positions and duplicate keys."""
+
+    def __init__(self, source: SourceMap):
+        self.source = source
+        self.duplicates: list[Diagnostic] = []
+
+    def pos(self, node: Node) -> Position:
+        return Position(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: Node, path: PathKey) -> Any:
+        if isinstance(node, MappingNode):
+            out: dict[str, Any] = {}
+            first_seen: dict[str, Position] = {}
+            for key_node, value_node in node.value:
+                key = str(self.build(key_node, path)) if isinstance(key_node, ScalarNode) else "<complex key>"
+                key_pos = self.pos(key_node)
+                if key in out:
+                    self.duplicates.append(
+                        Diagnostic(
+                            key_pos,
+                            "duplicate-key",
+                            f"duplicate key {key!r}: the first value is kept and this one ignored; "
+                            "remove or merge one of them",
+                            related=((first_seen[key], "first defined"),),
+                        )
+                    )
+                    continue
+                child = path + (key,)
+                first_seen[key] = key_pos
+                self.source.keys[child] = key_pos
+                self.source.values[child] = self.pos(value_node)
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                child = path + (i,)
+                self.source.keys[child] = self.source.values[child] = self.pos(item)
+                items.append(self.build(item, child))
+            return items
+        return _scalar(node)
+
+
+def _compose(text: str) -> Node | None:
+    """Compose with ruamel's C parser when available (an order of magnitude faster), else
+    (or when it refuses YAML 1.2 the C parser does not know, e.g. `[host:9092]`) with
+    ruamel's pure round-trip parser, whose error we report."""
+    if _CLoader is not None:
+        try:
+            loader = _CLoader(text)
+            try:
+                return loader.get_single_node()
+            finally:
+                loader.dispose()
+        except YAMLError:
+            pass
+    return YAML(typ="rt").compose(text)
 
 
 def parse_yaml(text: str, file: str) -> tuple[RawDocument | None, list[Diagnostic]]:
     """Parse one YAML document. Returns the document (None when unparseable) and the
     loader's diagnostics (syntax errors, duplicate keys)."""
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
-    yaml.allow_duplicate_keys = True
     try:
-        loader_tree = yaml.load(text)
+        node = _compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
@@ -142,24 +174,10 @@ def parse_yaml(text: str, file: str) -> tuple[RawDocument | None, list[Diagnosti
         ]
     except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for text input
         return None, [Diagnostic(Position(file), "yaml-syntax", f"invalid YAML: {exc}")]
-    diagnostics = []
-    constructor = yaml.constructor
-    for key, second, first in getattr(constructor, "duplicates", []):
-        related = ()
-        if first is not None:
-            related = ((Position(file, first[0] + 1, first[1] + 1), "first defined"),)
-        diagnostics.append(
-            Diagnostic(
-                Position(file, second.line + 1, second.column + 1),
-                "duplicate-key",
-                f"duplicate key {key!r}: the first value is kept and this one ignored; "
-                "remove or merge one of them",
-                related=related,
-            )
-        )
     source = SourceMap(file)
-    data = _plain(loader_tree, (), source)
-    return RawDocument(Path(file), file, data, source), diagnostics
+    builder = _Builder(source)
+    data = builder.build(node, ()) if node is not None else None
+    return RawDocument(Path(file), file, data, source), builder.duplicates
 
 
 def load_file(path: Path) -> tuple[RawDocument | None, list[Diagnostic]]:

@@ -67,14 +67,16 @@ def _rule_order(rule: RouteRule) -> tuple:
 def build_org(specs: Specs) -> Org:
     clusters = specs.clusters.model.clusters
     base = (specs.source_name(specs.clusters),)
+    all_entries = list(entries(specs))
+    by_gateway: dict[str, list] = {}
+    for entry in all_entries:
+        by_gateway.setdefault(entry.migration.model.gateway, []).append(entry)
     gateways = []
     for gw_name, gw in sorted(specs.clusters.model.gateways.items()):
         rules: list[RouteRule] = []
         sources = set(base)
-        for entry in entries(specs):
+        for entry in by_gateway.get(gw_name, []):
             mig = entry.migration
-            if mig.model.gateway != gw_name:
-                continue
             sources.add(specs.source_name(mig))
             moved = entry.spec.cutover or mig.model.status is Status.COMPLETE
             for i, pattern in enumerate(entry.spec.client_ids):
@@ -108,7 +110,7 @@ def build_org(specs: Specs) -> Org:
         )
         mirrored = {r.legacy for r in renames}
         groups, sources = set(), {specs.source_name(m) for m in migs}
-        for entry in entries(specs):
+        for entry in all_entries:
             if not entry.is_group or entry.flow != (source, target) or entry.spec.cutover:
                 continue
             if mirrored.intersection(entry.topics()):

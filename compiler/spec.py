@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Generic, TypeVar
 
@@ -54,9 +55,14 @@ class Specs:
     def source_name(self, located: Located) -> str:
         """A spec file's name as rendered output cites it: `<specs dir>/<relative path>`,
         independent of the working directory so output is byte-stable."""
-        try:
-            rel = Path(located.doc.path).resolve().relative_to(self.root.resolve())
-        except ValueError:
-            return located.doc.file
-        return f"{self.root.resolve().name}/{rel.as_posix()}"
+        return _source_name(self.root, Path(located.doc.path), located.doc.file)
+
+
+@lru_cache(maxsize=None)
+def _source_name(root: Path, path: Path, fallback: str) -> str:
+    try:
+        rel = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return fallback
+    return f"{root.resolve().name}/{rel.as_posix()}"
 

@@ -1,0 +1,103 @@
+"""Time validate+render on a synthetic org at the seed's scale and at 10x.
+
+Seed scale (the talk): 13 clusters, ~1,100 topics, ~2,000 consumer groups with client-id
+patterns. The baseline measured in the same run is the seed-scale time, so the last line
+also gives the growth ratio (10x data / seed time; ~10 means linear).
+
+    python bench/compile_scale.py            # prints per-stage timings and, last:
+    compile_scale seed_s=<float> x10_s=<float>
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compiler.render import render_specs  # noqa: E402
+from compiler.validate import validate_specs  # noqa: E402
+
+LEGACY_CLUSTERS = 12
+TEAMS_PER_X = 110
+TOPICS_PER_TEAM = 10
+GROUPS_PER_TEAM = 18  # 110 * 18 = 1,980 groups at seed scale
+PRODUCERS_PER_TEAM = 2
+
+
+def write_org(root: Path, scale: int) -> dict[str, int]:
+    (root / "migrations").mkdir(parents=True)
+    lines = ["clusters:"]
+    for c in range(LEGACY_CLUSTERS):
+        lines += [f"  legacy-{c}:", "    role: legacy", "    region: r1", f"    bootstrap: [l{c}-1:9092, l{c}-2:9092]"]
+    lines += ["  governed:", "    role: target", "    region: r1", "    bootstrap: [g-1:9094, g-2:9094]",
+              "    security: {protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512, secret: kafka-governed-mm2}",
+              "gateways:"]
+    for c in range(LEGACY_CLUSTERS):
+        lines += [f"  gw-{c}:", f"    listen: 0.0.0.0:{9100 + c}", f"    default_cluster: legacy-{c}"]
+    (root / "clusters.yaml").write_text("\n".join(lines) + "\n")
+    (root / "policy.yaml").write_text(
+        "topic_names: {pattern: '^[a-z][a-z0-9]*\\.[a-z][a-z0-9-]*\\.[a-z]+\\.v[0-9]+$'}\n"
+        "client_ids: {pattern: '^(?P<team>[a-z][a-z0-9]*)\\.(?P<service>[a-z][a-z0-9-]*)\\.(?P<instance>[a-z0-9-]+)$'}\n"
+    )
+    teams = TEAMS_PER_X * scale
+    counts = {"topics": 0, "groups": 0, "patterns": 0}
+    att = "      attestations: {idempotent: {by: a@x, ref: T-1}, unordered_ok: {by: a@x, ref: T-1}}"
+    for t in range(teams):
+        team = f"team{t}"
+        c = t % LEGACY_CLUSTERS
+        out = [f"team: {team}", "owners: [owner@example.com]", f"source: legacy-{c}", "target: governed",
+               f"gateway: gw-{c}", "status: active", "topics:"]
+        topics = [f"t{t}-events-{i}" for i in range(TOPICS_PER_TEAM)]
+        for i, legacy in enumerate(topics):
+            out.append(f"  {legacy}: {team}.entity{i}.created.v1")
+        counts["topics"] += len(topics)
+        out.append("consumer_groups:")
+        for g in range(GROUPS_PER_TEAM):
+            cut = g % 2 == 0
+            out += [f"  {team}-group-{g}:", f"    topics: [{topics[g % TOPICS_PER_TEAM]}]",
+                    f"    client_ids: ['{team}.consumer{g}.*', '{team}.consumer{g}-canary.?']"]
+            if cut:
+                out += ["    cutover: true", att.replace("      ", "    ", 1)]
+            counts["groups"] += 1
+            counts["patterns"] += 2
+        out.append("producers:")
+        for p in range(PRODUCERS_PER_TEAM):
+            out += [f"  producer-{p}:", f"    topics: [{topics[p]}]", f"    client_ids: ['{team}.producer{p}.*']"]
+            counts["patterns"] += 1
+        d = root / "migrations" / team
+        d.mkdir()
+        (d / "events.yaml").write_text("\n".join(out) + "\n")
+    return counts
+
+
+def timed(root: Path) -> tuple[float, float, int]:
+    t0 = time.perf_counter()
+    result = validate_specs(root)
+    t1 = time.perf_counter()
+    assert result.ok, [str(d) for d in result.diagnostics[:5]]
+    files = render_specs(result.specs)
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, len(files)
+
+
+def main() -> None:
+    figures = {}
+    for label, scale in (("seed", 1), ("x10", 10)):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "specs"
+            counts = write_org(root, scale)
+            v, r, n = timed(root)
+            figures[label] = v + r
+            print(
+                f"{label:>4}: {counts['topics']} topics, {counts['groups']} groups, {counts['patterns']} patterns, "
+                f"13 clusters -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files)"
+            )
+    print(f"growth x10/seed = {figures['x10'] / figures['seed']:.1f} (10.0 = linear)")
+    print(f"compile_scale seed_s={figures['seed']:.3f} x10_s={figures['x10']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
