@@ -1,0 +1,130 @@
+"""Child processes (JVMs) that never outlive the Python process that started them.
+
+Three layers, because each covers a way the others fail:
+
+1. Each child leads its own process group (``start_new_session``), so a stop or kill reaches
+   anything it forks, and Ctrl-C in the terminal does not hit it before we do.
+2. An ``atexit`` hook stops every child still registered when Python exits normally
+   (end of a pytest session, an uncaught exception).
+3. On Linux the child is started through ``setpriv --pdeathsig KILL`` (util-linux), so the
+   kernel kills it when its parent dies without running atexit: SIGKILL, OOM killer, a crashed
+   interpreter. The kernel ties the death signal to the *thread* that forked the child, so spawn
+   from a thread that lives as long as the child (the main thread); a worker thread of a pool
+   that is shut down would take its children with it.
+
+   ``Popen`` returns once ``setpriv`` is exec'd, but ``setpriv`` arms the signal a moment later,
+   just before it execs the real command; a parent killed in between would leave an orphan.
+   ``spawn`` therefore returns only after the child stopped being ``setpriv``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# How long the atexit hook waits for SIGTERM before SIGKILL: exiting should stay quick.
+EXIT_GRACE_SECONDS = 3.0
+
+_live: dict[int, subprocess.Popen[bytes]] = {}
+_lock = threading.Lock()
+
+
+def death_signal_prefix() -> list[str]:
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL"] if setpriv else []
+
+
+def spawn(
+    command: Sequence[str],
+    *,
+    output: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` with stdout and stderr appended to ``output``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    prefix = death_signal_prefix()
+    with open(output, "ab") as sink:
+        proc = subprocess.Popen(
+            [*prefix, *command],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=None if env is None else dict(env),
+            cwd=cwd,
+        )
+    with _lock:
+        _live[proc.pid] = proc
+    if prefix:
+        _wait_until_exec(proc.pid, Path(prefix[0]).name)
+    return proc
+
+
+def _wait_until_exec(pid: int, wrapper: str, timeout: float = 5.0) -> None:
+    """Wait until ``pid`` runs something other than ``wrapper`` (or is gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() != wrapper:
+                return
+        except OSError:
+            return
+        time.sleep(0.001)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _forget(proc: subprocess.Popen[bytes]) -> None:
+    with _lock:
+        _live.pop(proc.pid, None)
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM the process group, wait up to ``timeout`` s, then SIGKILL. Returns the exit code."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    return kill(proc)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> int:
+    """SIGKILL the process group and reap the child. Returns the exit code."""
+    # Also after the leader exited: a grandchild may still hold the group.
+    _signal_group(proc, signal.SIGKILL)
+    code = proc.wait()
+    _forget(proc)
+    return code
+
+
+def _stop_all_at_exit() -> None:
+    with _lock:
+        procs = list(_live.values())
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + EXIT_GRACE_SECONDS
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        kill(proc)
+
+
+atexit.register(_stop_all_at_exit)
