@@ -115,7 +115,8 @@ class _Builder:
             out: dict[str, Any] = {}
             first_seen: dict[str, Position] = {}
             for key_node, value_node in node.value:
-                key = str(self.build(key_node, path)) if isinstance(key_node, ScalarNode) else "<complex key>"
+                # A key is a name: keep the text as written (`007:` is "007", not 7).
+                key = key_node.value if isinstance(key_node, ScalarNode) else "<complex key>"
                 key_pos = self.pos(key_node)
                 if key in out:
                     self.duplicates.append(
@@ -169,13 +170,24 @@ def parse_yaml(text: str, file: str) -> tuple[RawDocument | None, list[Diagnosti
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        related = ()
+        if exc.context_mark is not None and exc.problem_mark is not None and exc.context:
+            ctx = exc.context_mark
+            related = ((Position(file, ctx.line + 1, ctx.column + 1), str(exc.context)),)
         return None, [
-            Diagnostic(pos, "yaml-syntax", f"invalid YAML: {problem}; fix the syntax at this position")
+            Diagnostic(
+                pos, "yaml-syntax",
+                f"invalid YAML: {problem}; fix the syntax at this position (an unclosed bracket or "
+                "quote often starts earlier: see the related position)",
+                related=related,
+            )
         ]
     except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for text input
         return None, [Diagnostic(Position(file), "yaml-syntax", f"invalid YAML: {exc}")]
     source = SourceMap(file)
     builder = _Builder(source)
+    if node is not None:
+        source.values[()] = builder.pos(node)
     data = builder.build(node, ()) if node is not None else None
     return RawDocument(Path(file), file, data, source), builder.duplicates
 
@@ -185,7 +197,15 @@ def load_file(path: Path) -> tuple[RawDocument | None, list[Diagnostic]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Diagnostic(Position(file), "yaml-syntax", f"file is not UTF-8 text: {exc}")]
+        raw = path.read_bytes()
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [
+            Diagnostic(
+                Position(file, line, col), "yaml-syntax",
+                f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); re-save the file as UTF-8 (fix the encoding)",
+            )
+        ]
     doc, diags = parse_yaml(text, file)
     if doc is not None:
         doc.path = path

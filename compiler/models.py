@@ -91,9 +91,12 @@ class Security(Strict):
     @model_validator(mode="after")
     def _sasl_complete(self) -> "Security":
         if self.uses_sasl and (self.sasl_mechanism is None or self.secret is None):
+            missing = " and ".join(
+                f"`{k}`" for k, v in (("sasl_mechanism", self.sasl_mechanism), ("secret", self.secret)) if v is None
+            )
             raise ValueError(
-                f"{self.protocol.value} needs both `sasl_mechanism` and `secret` "
-                "(the Kubernetes Secret holding MirrorMaker 2's username and password)"
+                f"{self.protocol.value} needs {missing}: add it (`secret` names the Kubernetes Secret "
+                "holding MirrorMaker 2's username and password)"
             )
         if not self.uses_sasl and self.sasl_mechanism is not None:
             raise ValueError(

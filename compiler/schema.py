@@ -38,6 +38,12 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, bool]:
     return tuple(path), at_key
 
 
+def _value_at(data: Any, path: PathKey) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
 def _unwrap(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -105,6 +111,12 @@ def validate_document(
         grouped: dict[tuple[PathKey, bool], list[str]] = {}
         for err in exc.errors():
             path, at_key = _data_path(doc.data, err["loc"])
+            here = _value_at(doc.data, path)
+            # A union (`new-name` or `{to: …}`): report only the branch the user wrote.
+            if err["type"] == "string_type" and isinstance(here, (dict, list)) and len(err["loc"]) > len(path):
+                continue
+            if err["type"] in ("model_type", "dict_type") and isinstance(here, str) and len(err["loc"]) > len(path):
+                continue
             if err["type"] == "extra_forbidden":
                 at_key = True
             if any(path[: len(s)] == s for s in skip):
@@ -117,7 +129,11 @@ def validate_document(
         for (path, at_key), msgs in grouped.items():
             pos = doc.source.key_at(path) if at_key else doc.source.at(path)
             where = ".".join(str(p) for p in path) or "document"
-            message = msgs[0] if len(msgs) == 1 else "; or ".join(msgs)
+            if all(m.startswith("missing required key") for m in msgs):
+                keys = ", ".join(m.split("`")[1].join("``") for m in msgs)
+                message = msgs[0] if len(msgs) == 1 else f"missing required keys {keys}; add them"
+            else:
+                message = msgs[0] if len(msgs) == 1 else "; or ".join(msgs)
             diags.append(Diagnostic(pos, "schema", f"{where}: {message}"))
         return None, diags
 

@@ -77,9 +77,12 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                         entry.key_at("cutover"),
                         "cutover-not-mirrored",
                         f"{entry.label} cuts over to {entry.flow[1]!r}, but {topic!r} is mirrored to "
-                        f"{mig.model.target!r} by migration {mig.name!r}; its data would not be there",
+                        f"{mig.model.target!r} by migration {mig.name!r}, so its data would not be there; "
+                        f"declare this {entry.label.split(' ')[0]} in a migration from {mig.model.source!r} to "
+                        f"{mig.model.target!r}, or drop {topic!r} from its topics",
                     )
-        if not entry.is_group:
+        if not entry.is_group and entry.migration.model.status is not Status.COMPLETE:
+            # (a complete migration's pending groups are reported once, as complete-with-pending)
             pending = {}
             for topic in entry.topics():
                 for group in groups_by_topic[(entry.migration.model.source, topic)]:

@@ -46,7 +46,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     "topic-excluded-by-mm2",
                     f"legacy topic {legacy!r} matches MirrorMaker 2's default topics.exclude "
                     "(.*[-.]internal, .*\\.replica, __.*) and would never be mirrored; "
-                    "internal topics are not migrated this way",
+                    "remove it from the rename map (internal topics are recreated by their owners, "
+                    "not migrated), or rename the legacy topic first",
                 )
     for (source, target), renames in sorted(flows.items()):
         for legacy, (new, mig) in sorted(renames.items()):

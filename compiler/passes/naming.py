@@ -34,7 +34,9 @@ from . import Pass
 ID = "naming"
 
 # Strings substituted for wildcards when looking for a conforming witness id.
-_STAR_WITNESSES = ("0", "a", "", "a0", "0a", "a-0", "a.0", "a_0")
+# Separators matter: `bill*` must be able to stand for `ing.svc.0` to reveal that its team
+# part is not literal.
+_STAR_WITNESSES = ("0", "a", "", "a0", "0a", "a-0", "a.0", "a_0", "a.a.0", "a.a", ".a.0", "-a.a-0", "a-a.a.0")
 _ONE_WITNESSES = ("0", "a", "-", ".", "_")
 
 
@@ -109,14 +111,18 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     f"{_example(specs, 'client_ids')}; clients that cut over restart with conforming ids",
                 )
                 continue
+            if team != entry.migration.folder_team:
+                continue  # `team` itself is wrong: reported once by pass `references`
             start, end = m.span("team")
             if end > len(literal_prefix(pattern)) or m.group("team") != team:
-                shown = m.group("team") if end <= len(literal_prefix(pattern)) else pattern[start:]
+                literal = end <= len(literal_prefix(pattern))
+                shown = m.group("team") if literal else pattern[start : start + len(literal_prefix(pattern[start:])) + 1]
                 yield Diagnostic(
                     entry.at("client_ids", i),
                     "client-id-team",
                     f"client-id pattern {pattern!r} of {entry.label} must name team {team!r} literally "
-                    f"in its `team` part (found {shown!r}); a team may only claim its own client ids",
+                    f"in its `team` part (found {shown!r}{'' if literal else ', which is not literal'}); "
+                    f"a team may only claim its own client ids: start the pattern with '{team}.'",
                 )
 
 

@@ -82,7 +82,11 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                 f"gateway {spec.gateway!r} is not in clusters.yaml; "
                 f"{_suggest(spec.gateway, sorted(gateways))}known gateways: {', '.join(sorted(gateways)) or 'none'}",
             )
-        elif spec.source in clusters and gateways[spec.gateway].default_cluster != spec.source:
+        elif (
+            spec.source in clusters
+            and gateways[spec.gateway].default_cluster in clusters
+            and gateways[spec.gateway].default_cluster != spec.source
+        ):
             yield Diagnostic(
                 mig.at("gateway"),
                 "gateway-source-mismatch",
@@ -92,12 +96,14 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
             )
 
     owners = topic_owners(specs)
+    # Topics of migrations whose source is unknown cannot be resolved: already reported.
+    unresolved = {t for m in specs.migrations if m.model.source not in clusters for t in m.model.topics}
     for entry in entries(specs):
         if entry.spec.topics is None or entry.migration.model.source not in clusters:
             continue  # an unknown source is reported once, above
         source = entry.migration.model.source
         for i, topic in enumerate(entry.spec.topics):
-            if (source, topic) not in owners:
+            if (source, topic) not in owners and topic not in unresolved:
                 moved = sorted(t for (s, t) in owners if s == source)
                 yield Diagnostic(
                     entry.at("topics", i),

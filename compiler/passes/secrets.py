@@ -51,11 +51,16 @@ def _walk(data: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
             yield from _walk(v, path + (i,))
 
 
+# Mappings whose keys are names the user chose (a topic called `auth-token` is no secret).
+_NAME_MAPS = {"clusters", "gateways", "topics", "consumer_groups", "producers"}
+
+
 def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey, Diagnostic]]:
     found: list[tuple[PathKey, Diagnostic]] = []
     for path, value in _walk(doc.data, ()):
         key = path[-1] if path and isinstance(path[-1], str) else None
-        if key is not None and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
+        is_name = len(path) >= 2 and path[-2] in _NAME_MAPS
+        if key is not None and not is_name and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
             found.append(
                 (
                     path,

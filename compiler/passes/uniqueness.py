@@ -89,7 +89,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     pos,
                     "group-declared-twice",
                     f"consumer group {group!r} is already declared by migration {other.name!r} for "
-                    f"target {spec.target!r}; a group is declared once (group ids are not renamed)",
+                    f"target {spec.target!r}; a group is declared once (group ids are not renamed): "
+                    "remove this declaration, or give one of the groups another id",
                     related=((other_pos, "declared"),),
                 )
             else:

@@ -58,15 +58,17 @@ def _cases(kind: str) -> list[Path]:
     return sorted(p for p in (CASES / kind).iterdir() if p.is_dir())
 
 
-def _params(kind: str, marker_file: str = "xfail") -> list:
+def _params(kind: str, *marker_files: str) -> list:
     params = []
     for case in _cases(kind):
         marks = []
-        reason = case / marker_file
-        if reason.is_file():
-            # The first line is the summary; the rest of the file has the details.
-            summary = reason.read_text().strip().splitlines()[0]
-            marks.append(pytest.mark.xfail(reason=summary, strict=True))
+        for marker_file in marker_files or ("xfail",):
+            reason = case / marker_file
+            if reason.is_file():
+                # The first line is the summary; the rest of the file has the details.
+                summary = reason.read_text().strip().splitlines()[0]
+                marks.append(pytest.mark.xfail(reason=summary, strict=True))
+                break
         params.append(pytest.param(case, id=case.name, marks=marks))
     return params
 
@@ -154,10 +156,8 @@ def test_invalid_case(case: Path, run_case) -> None:
         assert any(want in m for m in messages), f"{key}: {want!r} not in {messages}"
 
 
-@pytest.mark.parametrize("case", _params("invalid", marker_file="unhelpful"))
+@pytest.mark.parametrize("case", _params("invalid", "xfail", "unhelpful"))
 def test_invalid_case_messages_say_how_to_fix(case: Path, run_case) -> None:
-    if (case / "xfail").is_file():
-        pytest.skip("the diagnostics themselves are a known bug")
     vague = [d for d in run_case(case) if not FIX_HINT.search(d.message)]
     assert not vague, "messages without a hint how to fix:\n" + _show(vague)
 
