@@ -125,8 +125,15 @@ def _register_optional() -> None:
     try:
         from sandbox.cli import sandbox  # type: ignore[import-not-found]
     except ImportError:
-        return
-    main.add_command(sandbox)
+        pass
+    else:
+        main.add_command(sandbox)
+    try:
+        from proxy.cli import proxy  # imports no asyncio until the command runs
+    except ImportError:
+        pass
+    else:
+        main.add_command(proxy)
 
 
 _register_optional()
