@@ -1,4 +1,4 @@
-"""Small confluent-kafka helpers for sandbox tests: create topics, produce, consume.
+"""Small confluent-kafka helpers for the sandbox: probe a cluster, create topics, produce, consume.
 
 Every call is bounded: a broken cluster makes a test fail with a message, never hang it.
 """

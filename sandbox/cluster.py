@@ -264,11 +264,13 @@ def allocate_ports(names: Sequence[str]) -> dict[str, int]:
 
 
 class KafkaNode:
-    """A single-node KRaft cluster in its own JVM.
+    """A single-node KRaft cluster in its own JVM::
 
-    >>> node = KafkaNode("legacy", base_dir=tmp / "legacy")   # doctest: +SKIP
-    >>> node.start(); node.wait_ready()
-    >>> Producer(node.client_config())
+        node = KafkaNode("legacy", base_dir=tmp / "legacy")
+        node.start()
+        node.wait_ready()
+        Producer(node.client_config())
+        node.stop()
     """
 
     def __init__(

@@ -17,6 +17,8 @@ from sandbox.jars import ensure_kafka_lib
 
 # Filled by the fixtures, printed in the terminal summary.
 TIMINGS: dict[str, float] = {}
+# The session's nodes, so a failing test's report can show what the brokers logged.
+NODES: dict[str, KafkaNode] = {}
 
 
 def _node_name(role: str) -> str:
@@ -41,6 +43,7 @@ def sandbox_nodes(kafka_lib, tmp_path_factory) -> Iterator[dict[str, KafkaNode]]
             _node_name("target"), base_dir=base / "target", security=SecurityMode.SCRAM, lib_dir=kafka_lib
         ),
     }
+    NODES.update(nodes)
     started = time.monotonic()
     start_all(list(nodes.values()))
     TIMINGS["both clusters: start_all to ready"] = time.monotonic() - started
@@ -85,6 +88,15 @@ def timings() -> dict[str, float]:
 def unique() -> Iterator[str]:
     """A name no earlier test in this session used (topics, groups)."""
     yield f"t{time.monotonic_ns()}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and item.get_closest_marker("kafka"):
+        for role, node in NODES.items():
+            report.sections.append((f"{role} broker ({node!r})", node.log_tail(30)))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

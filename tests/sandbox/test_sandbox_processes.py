@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -78,4 +80,6 @@ def test_children_are_killed_when_python_is_killed(tmp_path: Path) -> None:
     assert _alive(pid)
     parent.kill()
     parent.wait()
-    assert _wait_gone(pid), f"pid {pid} outlived its SIGKILLed parent"
+    if not _wait_gone(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"pid {pid} outlived its SIGKILLed parent")
