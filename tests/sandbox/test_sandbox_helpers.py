@@ -10,18 +10,15 @@ from pathlib import Path
 import pytest
 
 from sandbox import jars
-from sandbox.cluster import (
-    KafkaNode,
-    KafkaNodeError,
+from sandbox.brokerconfig import (
     SecurityMode,
-    allocate_ports,
     broker_properties,
     client_settings,
     new_cluster_id,
-    read_meta_cluster_id,
     render_properties,
     scram_arguments,
 )
+from sandbox.cluster import KafkaNode, KafkaNodeError, allocate_ports, read_meta_cluster_id
 from sandbox.jvm import java_command
 
 PLAIN_PORTS = {"CLIENT": 9092, "CONTROLLER": 9093}
