@@ -1,4 +1,4 @@
-"""Real Kafka 4.3.1 clusters for the sandbox tests, started once per session.
+"""Real Kafka 4.3.1 clusters for tests, started once per session (a pytest plugin loaded by tests/conftest.py).
 
 ``legacy`` is PLAINTEXT, ``target`` is SASL_PLAINTEXT/SCRAM-SHA-512; both come up side by side.
 Their logs are in ``.ferry/logs/pytest-*.log``; their data in pytest's temporary directory.
