@@ -23,8 +23,9 @@ DEFAULT_ADMIN = Address("127.0.0.1", 9100)
 class Limits:
     #: Open client connections at once; the next is accepted and closed at once (a Kafka client
     #: retries with backoff). Each pipe holds two file descriptors, so the proxy raises its
-    #: RLIMIT_NOFILE soft limit to fit 2 x this.
-    max_connections: int = 10_000
+    #: RLIMIT_NOFILE soft limit to fit 2 x this; 8192 fits the common 20k-65k hard limits.
+    #: Bootstrap pipes are short or idle, so this is far above what a gateway needs at once.
+    max_connections: int = 8192
     #: Seconds from accept to a complete first request. Real clients send ApiVersions as soon
     #: as TCP is up (milliseconds); this only has to outlast a congested link, and it bounds how
     #: long a silent or byte-a-second (slowloris) peer holds a slot and its buffer.

@@ -36,6 +36,7 @@ import signal
 import socket
 import ssl
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,8 @@ log = logging.getLogger("ferry.proxy")
 #: The admin server reads at most this much of a request head; its requests are one line.
 ADMIN_MAX_HEAD = 8192
 ADMIN_READ_TIMEOUT = 5.0
+#: Seconds between repeats of the same dial-failure warning.
+DIAL_WARNING_INTERVAL = 10.0
 
 
 def _peer(transport: asyncio.BaseTransport) -> str:
@@ -102,6 +105,28 @@ def _dial_failure(exc: BaseException) -> tuple[str, str]:
             return "unreachable", exc.strerror or str(exc)
         return "error", exc.strerror or str(exc)
     return "error", repr(exc)
+
+
+class _RateLimitedLog:
+    """One warning per key per interval, with a count of what was held back: a dead bootstrap
+    server fails every connection's first dial, and the log must not repeat that thousands of
+    times a second (the metric counts each one)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: dict[object, tuple[float, int]] = {}
+
+    def warn(self, key: object, message: str) -> None:
+        now = time.monotonic()
+        last, held = self._last.get(key, (-self.interval, 0))
+        if now - last < self.interval:
+            self._last[key] = (last, held + 1)
+            return
+        suffix = f" ({held} more like this in the last {now - last:.0f} s)" if held else ""
+        log.warning("%s%s", message, suffix)
+        if len(self._last) > 1024:  # keys come from the route file, but stay bounded anyway
+            self._last.clear()
+        self._last[key] = (now, 0)
 
 
 class _Refuse(asyncio.Protocol):
@@ -168,7 +193,7 @@ class _Connection:
     session decides; this object only executes."""
 
     __slots__ = (
-        "server", "session", "client", "upstream", "peer", "accepted_at", "last_active",
+        "server", "session", "client", "upstream", "peer", "started", "last_active",
         "bytes_up", "bytes_down", "piping", "client_open", "upstream_open", "client_eof_seen",
         "upstream_eof_seen", "upstream_writes_paused", "client_writes_paused", "cut", "client_tls",
         "timer", "dial_task", "finished", "up_counter", "down_counter",
@@ -180,8 +205,9 @@ class _Connection:
         self.client = transport
         self.upstream: asyncio.Transport | None = None
         self.peer = _peer(transport)
+        self.started = time.monotonic()
         self.client_tls = transport.get_extra_info("sslcontext") is not None
-        self.accepted_at = self.last_active = server.loop.time()
+        self.last_active = server.loop.time()
         self.bytes_up = self.bytes_down = 0
         self.piping = False
         self.client_open = True
@@ -424,6 +450,7 @@ class ProxyServer:
         self._empty: asyncio.Event | None = None
         self._upstream_tls: ssl.SSLContext | None = None
         self._sink_file: Any = None
+        self._dial_warnings = _RateLimitedLog(DIAL_WARNING_INTERVAL)
         self.address: Address | None = None
         self.admin_address: Address | None = None
         self._publish_table(self._routes)
@@ -581,7 +608,7 @@ class ProxyServer:
                 session,
                 gateway=session.table.gateway,
                 peer=conn.peer,
-                duration=self.loop.time() - conn.accepted_at,
+                duration=time.monotonic() - conn.started,
                 bytes_up=conn.bytes_up,
                 bytes_down=conn.bytes_down,
             )
@@ -593,7 +620,7 @@ class ProxyServer:
             self._empty.set()
 
     async def _dial(self, conn: _Connection, dial: Dial) -> None:
-        started = self.loop.time()
+        started = time.monotonic()
         tls = self._upstream_context() if dial.tls else None
         try:
             async with asyncio.timeout(self.config.limits.connect_timeout):
@@ -609,12 +636,15 @@ class ProxyServer:
         except Exception as exc:  # noqa: BLE001 - every failure is classified and reported
             reason, detail = _dial_failure(exc)
             self.metrics.connect_failures.labels(dial.cluster, reason).inc()
-            log.warning("dial %s (cluster %s, %d of %d) failed: %s", dial.address, dial.cluster,
-                        dial.attempt, dial.of, detail)
+            self._dial_warnings.warn(
+                (dial.cluster, str(dial.address), reason),
+                f"dial {dial.address} (cluster {dial.cluster}, bootstrap server {dial.attempt} of {dial.of}) "
+                f"failed: {detail}",
+            )
             if conn.session.outcome is None:
                 conn._run(conn.session.handle(UpstreamFailed(dial.address, reason, detail)))
             return
-        self.metrics.connect_seconds.labels(dial.cluster).observe(self.loop.time() - started)
+        self.metrics.connect_seconds.labels(dial.cluster).observe(time.monotonic() - started)
         if conn.session.outcome is not None or not conn.client_open:
             transport.abort()  # the client left while we dialled
             return

@@ -1,11 +1,106 @@
-"""Fixtures and helpers for the proxy tests. Helper modules in this folder (proxy_*.py,
-kafka_wire.py) are importable by name from the tests here."""
+"""Fixtures for the proxy tests.
+
+Helper modules in this folder (proxy_*.py) are importable by name from the tests here.
+
+Real clusters: ``kafka`` gives the session's two sandbox clusters (``legacy`` PLAINTEXT,
+``target`` SASL_PLAINTEXT/SCRAM-SHA-512) as plain descriptions. It uses the shared
+``sandbox_nodes`` fixture (one pair of clusters per test session). For quick iteration on a
+machine that already runs a pair, ``FERRY_PROXY_TEST_CLUSTERS=<json file>`` with
+``{"legacy": {"bootstrap": ..., "cluster_id": ...}, "target": {...}}`` skips starting any.
+The proxy tests never stop these clusters; "cluster down" is a port nobody listens on.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+SCRAM_USER = ("admin", "admin-secret")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    role: str
+    bootstrap: str
+    cluster_id: str
+    #: (user, password) on the SCRAM cluster
+    scram: tuple[str, str] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.bootstrap.rpartition(":")
+        return host, int(port)
+
+    def client_config(self, bootstrap: str | None = None, client_id: str | None = None) -> dict[str, str]:
+        """confluent-kafka settings for this cluster, optionally bootstrapping elsewhere (the proxy)."""
+        conf = {"bootstrap.servers": bootstrap or self.bootstrap}
+        if client_id is not None:
+            conf["client.id"] = client_id
+        if self.scram is not None:
+            conf.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+                         "sasl.username": self.scram[0], "sasl.password": self.scram[1]})
+        return conf
+
+
+@pytest.fixture(scope="session")
+def kafka(request) -> dict[str, Cluster]:
+    external = os.environ.get("FERRY_PROXY_TEST_CLUSTERS")
+    if external:
+        data = json.loads(Path(external).read_text())
+        return {
+            "legacy": Cluster("legacy", data["legacy"]["bootstrap"], data["legacy"]["cluster_id"]),
+            "target": Cluster("target", data["target"]["bootstrap"], data["target"]["cluster_id"], SCRAM_USER),
+        }
+    nodes = request.getfixturevalue("sandbox_nodes")
+    legacy, target = nodes["legacy"], nodes["target"]
+    if not legacy.is_running or not target.is_running:
+        pytest.fail("a sandbox cluster is not running")
+    return {
+        "legacy": Cluster("legacy", legacy.bootstrap, legacy.cluster_id),
+        "target": Cluster("target", target.bootstrap, target.cluster_id,
+                          (target.admin_user, target.users[target.admin_user])),
+    }
+
+
+@pytest.fixture
+def dead_address() -> Iterator[str]:
+    """A loopback port nobody listens on (connect is refused at once)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    yield f"127.0.0.1:{port}"
+
+
+# Until the shared fixture lives in tests/conftest.py (it is moving there from
+# tests/sandbox/conftest.py), provide the same one here so this folder runs on its own.
+if "def sandbox_nodes" not in (HERE.parent / "conftest.py").read_text():
+
+    @pytest.fixture(scope="session")
+    def sandbox_nodes(tmp_path_factory):
+        from sandbox.cluster import KafkaNode, SecurityMode, start_all
+        from sandbox.jars import ensure_kafka_lib
+
+        lib = ensure_kafka_lib()
+        base = tmp_path_factory.mktemp("kafka")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        nodes = {
+            "legacy": KafkaNode(f"pytest-{worker}-proxy-legacy", base_dir=base / "legacy", lib_dir=lib),
+            "target": KafkaNode(f"pytest-{worker}-proxy-target", base_dir=base / "target",
+                                security=SecurityMode.SCRAM, lib_dir=lib),
+        }
+        start_all(list(nodes.values()))
+        yield nodes
+        for node in nodes.values():
+            node.stop()

@@ -1,0 +1,283 @@
+"""The proxy in front of real Kafka 4.3.1 clusters, with real clients.
+
+Routes: ``migrated.*`` -> target (SASL_PLAINTEXT/SCRAM), ``fenced.*`` fenced, everything else
+-> the default, legacy (PLAINTEXT). Where a client lands is checked by the cluster id the
+*cluster* reports, never by what the proxy says about itself.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from proxy.codec import encode_api_versions_request
+from proxy.probe import (
+    KafkaConnection,
+    fetch_request,
+    parse_fetch,
+    parse_produce,
+    probe,
+    produce_request,
+)
+from proxy_harness import RunningProxy, make_table, write_routes
+
+pytestmark = pytest.mark.kafka
+
+
+def _table(kafka, **overrides):
+    clusters = overrides.pop("clusters", {"legacy": [kafka["legacy"].bootstrap], "target": [kafka["target"].bootstrap]})
+    return make_table(
+        clusters,
+        [("migrated.*", "route", "target"), ("fenced.*", "fence", None)],
+        default="legacy",
+        **overrides,
+    )
+
+
+@pytest.fixture
+def routes(tmp_path: Path, kafka) -> Path:
+    path = tmp_path / "gw-test.routes.yaml"
+    write_routes(path, _table(kafka))
+    return path
+
+
+@pytest.fixture
+def proxy(routes: Path):
+    with RunningProxy(routes) as p:
+        yield p
+
+
+def _create_topic(cluster, name: str, partitions: int = 1) -> None:
+    admin = AdminClient(cluster.client_config())
+    admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=15)[name].result(timeout=20)
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{time.monotonic_ns()}"
+
+
+# ------------------------------------------------------------------------------------------
+# Routing by client id.
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_client_ids_land_on_the_cluster_their_rule_names(routes: Path, kafka, loop: str) -> None:
+    with RunningProxy(routes, loop=loop) as p:
+        legacy = probe(p.address, "some-legacy-service.1")
+        target = probe(p.address, "migrated.orders-writer.1", scram=kafka["target"].scram)
+        null_id = probe(p.address, None)
+    assert legacy.cluster_id == kafka["legacy"].cluster_id
+    assert target.cluster_id == kafka["target"].cluster_id
+    assert null_id.cluster_id == kafka["legacy"].cluster_id
+    # After bootstrap the client is told the real broker: the proxy is out of the data path.
+    assert legacy.brokers == (f"1@{kafka['legacy'].bootstrap}",)
+    assert target.brokers == (f"1@{kafka['target'].bootstrap}",)
+    by_client = {r["client_id"]: r for r in p.records}
+    assert by_client["migrated.orders-writer.1"]["cluster"] == "target"
+    assert by_client["migrated.orders-writer.1"]["rule"] == "migrated.*"
+    assert by_client["some-legacy-service.1"]["rule"] is None
+    assert {r["outcome"] for r in p.records} == {"forwarded"}
+
+
+@pytest.mark.parametrize("role", ["legacy", "target"])
+def test_confluent_kafka_bootstraps_produces_and_consumes_through_the_proxy(proxy, kafka, role: str) -> None:
+    from sandbox.clients import Record, consume, fetch_metadata, produce
+
+    cluster = kafka[role]
+    prefix = "migrated." if role == "target" else "legacy-team."
+    topic = _unique(f"proxy-{role}")
+    _create_topic(cluster, topic)
+    meta = fetch_metadata(cluster.client_config(proxy.bootstrap, f"{prefix}admin"), timeout=15)
+    assert meta.cluster_id == cluster.cluster_id
+    sent = [Record(f"k{i}".encode(), f"v{i}".encode()) for i in range(20)]
+    produce(cluster.client_config(proxy.bootstrap, f"{prefix}producer"), topic, sent)
+    got = consume(cluster.client_config(proxy.bootstrap, f"{prefix}consumer"), topic, 20, group=_unique("g"))
+    assert [r.content() for r in got] == [r.content() for r in sent]
+    clients = {r["client_id"] for r in proxy.records if r["cluster"] == role}
+    assert {f"{prefix}admin", f"{prefix}producer"} <= clients
+
+
+def test_a_fenced_client_is_refused_and_others_keep_working(proxy, kafka) -> None:
+    admin = AdminClient({**kafka["legacy"].client_config(proxy.bootstrap, "fenced.ledger.0"), "log_level": 0,
+                         "reconnect.backoff.ms": 100})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=2)
+    assert probe(proxy.address, "ok.service").cluster_id == kafka["legacy"].cluster_id
+    fenced = [r for r in proxy.records if r["client_id"] == "fenced.ledger.0"]
+    assert fenced and {r["outcome"] for r in fenced} == {"fenced"}
+    assert all(r["bytes_up"] == 0 and r["upstream"] is None for r in fenced)  # nothing ever dialled
+    assert proxy.metrics.refused.value("fenced") == len(fenced)
+
+
+def test_the_raw_fence_is_a_clean_close(proxy) -> None:
+    with socket.create_connection(proxy.address, timeout=5) as s:
+        s.sendall(encode_api_versions_request(3, 1, "fenced.x"))
+        assert s.recv(100) == b""
+
+
+# ------------------------------------------------------------------------------------------
+# The pipe: long-lived, both ways, with backpressure.
+
+
+def test_a_long_lived_bootstrap_pipe_carries_produce_and_fetch(proxy, kafka) -> None:
+    topic = _unique("pipe")
+    _create_topic(kafka["legacy"], topic)
+    with KafkaConnection(proxy.address) as conn:
+        conn.api_versions("legacy-app.1")
+        assert topic in conn.metadata("legacy-app.1", [topic]).topics
+        offsets = []
+        for round_ in range(3):
+            records = [(f"k{round_}-{i}".encode(), f"value {round_}-{i}".encode() * 20) for i in range(50)]
+            error, base = parse_produce(conn.request(produce_request(conn.next_id(), "legacy-app.1", topic, 0, records)))
+            assert error == 0
+            offsets.append(base)
+            time.sleep(0.3)  # an idle pipe stays up
+        fetched = parse_fetch(conn.request(fetch_request(conn.next_id(), "legacy-app.1", topic, 0, 0)))
+        assert fetched.error == 0 and fetched.high_watermark == 150
+        assert [v for _, _, v in fetched.records][:3] == [b"value 0-0" * 20, b"value 0-1" * 20, b"value 0-2" * 20]
+        assert len(fetched.records) == 150
+        assert offsets == [0, 50, 100]
+        assert proxy.records == []  # still open: logged when it ends
+    proxy.wait_for(lambda: len(proxy.records) == 1, what="the decision line")
+    (rec,) = proxy.records
+    assert rec["outcome"] == "forwarded" and rec["bytes_down"] > 150 * 180 and rec["bytes_up"] > 150 * 180
+
+
+def test_pipelined_requests_after_the_first_frame(proxy) -> None:
+    """A client may send more requests before the first answer: all go through, in order."""
+    frames = b"".join(encode_api_versions_request(v % 4, 100 + v, "legacy-app.2") for v in range(8))
+    with KafkaConnection(proxy.address) as conn:
+        conn.send(frames)
+        assert [conn.receive()[0] for _ in range(8)] == list(range(100, 108))
+
+
+def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, routes: Path) -> None:
+    topic = _unique("slow")
+    _create_topic(kafka["legacy"], topic)
+    with KafkaConnection(kafka["legacy"].address) as direct:
+        payload = [(None, bytes(64 * 1024))] * 15
+        for _ in range(4):  # ~4 MB in the partition
+            assert parse_produce(direct.request(produce_request(direct.next_id(), "w", topic, 0, payload)))[0] == 0
+    with RunningProxy(routes) as p, KafkaConnection(p.address) as conn:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        requests = 12  # ~12 x 1 MB of responses, and we read none of it yet
+        conn.send(b"".join(fetch_request(i + 1, "slow-reader", topic, 0, 0) for i in range(requests)))
+        time.sleep(1.5)
+
+        def buffered() -> list[tuple[int, bool]]:
+            return [(c.client.get_write_buffer_size(), c.upstream.is_reading()) for c in p.server.connections]
+
+        (size, upstream_reading), = p.call(buffered)
+        # The proxy holds at most about one high-water mark plus one read, not the ~12 MB.
+        assert size <= p.config.limits.write_buffer_high + 1024 * 1024
+        assert upstream_reading is False
+        total = 0
+        for _ in range(requests):
+            _, body = conn.receive()
+            result = parse_fetch(body, decode=False)
+            assert result.error == 0
+            total += result.record_bytes
+        assert total >= requests * 900_000
+
+
+# ------------------------------------------------------------------------------------------
+# Upstream faults.
+
+
+def test_failover_to_the_next_bootstrap_server(tmp_path: Path, kafka, dead_address: str) -> None:
+    path = tmp_path / "r.yaml"
+    write_routes(path, _table(kafka, clusters={"legacy": [dead_address, kafka["legacy"].bootstrap],
+                                               "target": [kafka["target"].bootstrap]}))
+    with RunningProxy(path) as p:
+        assert probe(p.address, "x").cluster_id == kafka["legacy"].cluster_id
+        assert p.metrics.connect_failures.value("legacy", "refused") == 1
+    (rec,) = p.records
+    assert rec["upstream"] == kafka["legacy"].bootstrap and rec["dial_failures"] == [f"{dead_address} (refused)"]
+
+
+def test_a_whole_cluster_down_closes_cleanly_and_others_still_route(tmp_path: Path, kafka, dead_address: str) -> None:
+    other_dead = dead_address.rsplit(":", 1)[0] + ":1"
+    path = tmp_path / "r.yaml"
+    write_routes(path, _table(kafka, clusters={"legacy": [kafka["legacy"].bootstrap],
+                                               "target": [dead_address, other_dead]}))
+    with RunningProxy(path) as p:
+        with socket.create_connection(p.address, timeout=5) as s:
+            s.sendall(encode_api_versions_request(3, 1, "migrated.a"))
+            assert s.recv(10) == b""  # closed, not hung, not reset
+        assert probe(p.address, "legacy.b").cluster_id == kafka["legacy"].cluster_id
+        p.wait_for(lambda: len(p.records) == 2)
+    down = next(r for r in p.records if r["client_id"] == "migrated.a")
+    assert down["outcome"] == "upstream_unavailable" and len(down["dial_failures"]) == 2
+    assert p.metrics.closed.value("upstream_unavailable") == 1
+
+
+def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path: Path, kafka) -> None:
+    # A listener with a full accept queue: the kernel drops further SYNs, so connect hangs.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    fillers = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(blackhole.getsockname())
+        fillers.append(f)
+    time.sleep(0.1)
+    hole = "127.0.0.1:%d" % blackhole.getsockname()[1]
+    path = tmp_path / "r.yaml"
+    write_routes(path, _table(kafka, clusters={"legacy": [hole, kafka["legacy"].bootstrap],
+                                               "target": [kafka["target"].bootstrap]}))
+    from proxy.config import Limits
+
+    try:
+        with RunningProxy(path, limits=Limits(connect_timeout=0.3)) as p:
+            started = time.monotonic()
+            assert probe(p.address, "x").cluster_id == kafka["legacy"].cluster_id
+            assert 0.25 < time.monotonic() - started < 3
+            assert p.metrics.connect_failures.value("legacy", "timeout") == 1
+    finally:
+        for f in fillers:
+            f.close()
+        blackhole.close()
+
+
+def test_the_upstream_closing_mid_pipe_closes_the_client(proxy) -> None:
+    """The broker closes a connection that sends garbage after a valid first frame; the client
+    side must see the close, and the record says forwarded (the cluster ended it)."""
+    with socket.create_connection(proxy.address, timeout=5) as s:
+        s.sendall(encode_api_versions_request(3, 1, "legacy-app.3"))
+        (size,) = struct.unpack(">i", s.recv(4))
+        while size > 0:
+            size -= len(s.recv(size))
+        s.sendall(struct.pack(">i", 12) + b"\x7f\x7f" + bytes(10))  # unknown api key
+        s.settimeout(5)
+        assert s.recv(100) == b""
+    proxy.wait_for(lambda: proxy.records, what="the decision line")
+    assert proxy.records[0]["outcome"] == "forwarded"
+
+
+def test_many_concurrent_bootstraps(proxy, kafka) -> None:
+    errors: list[BaseException] = []
+    ids = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                ids.append(probe(proxy.address, f"svc-{n}.{i}").cluster_id)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert ids == [kafka["legacy"].cluster_id] * 80
