@@ -15,6 +15,7 @@ Failing::
     topics: {orders: shop.orders.v1, shop.orders.v1: shop.order.v2}   # rename-cycle (a chain)
     topics: {payments.internal: shop.payment.v1}                      # topic-excluded-by-mm2
     topics: {orders: orders}                                          # rename-cycle (identity)
+    topics: {heartbeats: shop.heartbeat.sent.v1}                      # topic-is-mm2-heartbeats
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from . import Pass
 ID = "mirrorability"
 
 MM2_DEFAULT_EXCLUDE = re.compile(r".*[\-\.]internal|.*\.replica|__.*")
+# MM2's own heartbeat topics (`heartbeats`, `<alias>.heartbeats`): the policy keeps their
+# default naming, so a user topic with such a name can be neither renamed nor told apart.
+MM2_HEARTBEATS = re.compile(r"(.*\.)?heartbeats")
 
 
 def run(specs: Specs) -> Iterator[Diagnostic]:
@@ -49,6 +53,14 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     "remove it from the rename map (internal topics are recreated by their owners, "
                     "not migrated), or rename the legacy topic first",
                 )
+            for name, where in ((legacy, "legacy"), (mig.model.renamed(legacy).to, "new")):
+                if MM2_HEARTBEATS.fullmatch(name):
+                    yield Diagnostic(
+                        mig.key_at("topics", legacy) if where == "legacy" else mig.at("topics", legacy),
+                        "topic-is-mm2-heartbeats",
+                        f"{where} topic name {name!r} is MirrorMaker 2's heartbeats topic name; MM2 would "
+                        "treat it as its own: pick another name (or leave this topic out of the migration)",
+                    )
     for (source, target), renames in sorted(flows.items()):
         for legacy, (new, mig) in sorted(renames.items()):
             if new == legacy:
