@@ -8,7 +8,7 @@ It speaks exactly what it needs, at versions every Kafka 4.x broker accepts (KIP
 the older ones): ApiVersions v0-v4, SaslHandshake v1 + SaslAuthenticate v1 with SCRAM-SHA-256/512
 (RFC 5802), Metadata v4, Produce v3 (one uncompressed record batch), Fetch v4. Requests are
 built with the codec's header encoders; responses use header v0 at these versions (ApiVersions
-responses always do). Not a client library: no retries, no compression, no TLS. Used by the
+responses always do), over TCP or TLS. Not a client library: no retries, no compression. Used by the
 proxy's tests and benchmarks, and by operators checking where a client id lands.
 """
 
@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -318,9 +319,19 @@ def parse_fetch(body: bytes, *, decode: bool = True) -> FetchResult:
 class KafkaConnection:
     """A blocking socket speaking request/response frames."""
 
-    def __init__(self, address: tuple[str, int], timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(address, timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(
+        self, address: tuple[str, int], timeout: float = 10.0, *,
+        tls: ssl.SSLContext | None = None, server_hostname: str | None = None,
+    ) -> None:
+        sock = socket.create_connection(address, timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=server_hostname or address[0])
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
         self._correlation = 0
 
     def next_id(self) -> int:
@@ -420,12 +431,13 @@ class ProbeResult:
 
 def probe(
     address: tuple[str, int], client_id: str | None, timeout: float = 10.0,
-    scram: tuple[str, str] | None = None,
+    scram: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> ProbeResult:
     """Bootstrap like a client would (connect, ApiVersions, [SCRAM login,] Metadata) and report
-    the cluster. ``scram`` is (user, password) for a SASL_PLAINTEXT listener."""
+    the cluster. ``scram`` is (user, password) for a SASL listener."""
     started = time.perf_counter()
-    with KafkaConnection(address, timeout) as conn:
+    with KafkaConnection(address, timeout, tls=tls, server_hostname=server_hostname) as conn:
         apis = conn.api_versions(client_id)
         if scram is not None:
             conn.scram(client_id, *scram)
