@@ -155,6 +155,7 @@ class KafkaNode:
         heap: str = "384m",
         jvm_options: Sequence[str] = SANDBOX_JVM_OPTIONS,
         lib_dir: Path | None = None,
+        detached: bool = False,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
             raise ValueError(f"node name {name!r}: use letters, digits, '.', '_' or '-'")
@@ -169,6 +170,8 @@ class KafkaNode:
         self.heap = heap
         self.jvm_options = tuple(jvm_options)
         self._lib_dir = lib_dir
+        # True: the JVM outlives this Python process (see processes.spawn); for `ferry sandbox up`.
+        self.detached = detached
         self._proc: subprocess.Popen[bytes] | None = None
         self._ports: dict[str, int] | None = None
         self._cluster_id: str | None = None
@@ -318,7 +321,7 @@ class KafkaNode:
         command = self._java(BROKER_MAIN, [str(self.properties_file)], heap=self.heap)
         self._launched_at = time.monotonic()
         self.ready_seconds = None
-        self._proc = processes.spawn(command, output=self.out_file, cwd=self.base_dir)
+        self._proc = processes.spawn(command, output=self.out_file, cwd=self.base_dir, detached=self.detached)
         log.info("%s: launched pid %s on %s", self.name, self._proc.pid, self.bootstrap)
         return self
 

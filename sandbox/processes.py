@@ -49,10 +49,16 @@ def spawn(
     output: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    detached: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` with stdout and stderr appended to ``output``."""
+    """Start ``command`` with stdout and stderr appended to ``output``.
+
+    ``detached=True`` drops layers 2 and 3: the child keeps its own process group but is meant
+    to outlive this process (``ferry sandbox up``), so whoever starts it must record its pid
+    and stop it later.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
-    prefix = death_signal_prefix()
+    prefix = [] if detached else death_signal_prefix()
     with open(output, "ab") as sink:
         proc = subprocess.Popen(
             [*prefix, *command],
@@ -63,8 +69,9 @@ def spawn(
             env=None if env is None else dict(env),
             cwd=cwd,
         )
-    with _lock:
-        _live[proc.pid] = proc
+    if not detached:
+        with _lock:
+            _live[proc.pid] = proc
     if prefix:
         _wait_for_exec(proc, _comm_of(command[0]))
     return proc
