@@ -120,6 +120,44 @@ def schema(out_dir: Path, check: bool) -> None:
     click.echo(f"wrote {len(files)} schema files into {out_dir}")
 
 
+@main.command()
+@specs_option
+@click.option("--spec", "spec_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Only this migration spec (repeatable). Default: every active migration.")
+@click.option("--connections", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON with a `clusters` section (e.g. .ferry/sandbox.json) overriding addresses and credentials.")
+@out_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path | None, out_dir: Path, fmt: str) -> None:
+    """Live gates before a cutover PR merges: topics, mirror lag, offset sync, stray consumers."""
+    import json
+
+    from .live.connections import ConnectionError_, Connections
+    from .live.preflight import format_table, run_preflight, topic_count
+
+    specs = _validated(specs_dir).specs
+    wanted = {p.resolve() for p in spec_files}
+    selected = [
+        m for m in specs.migrations
+        if m.model.status.value == "active" and (not wanted or Path(m.doc.path).resolve() in wanted)
+    ]
+    if wanted and not selected:
+        raise click.BadParameter("none of these files is an active migration spec under --specs", param_hint="--spec")
+    try:
+        conns = Connections(specs.clusters.model.clusters, connections)
+        with click.progressbar(length=topic_count(selected), label="checking topics", file=sys.stderr) as bar:
+            results = run_preflight(specs, selected, conns, out_dir, progress=bar.update)
+    except ConnectionError_ as exc:
+        click.echo(f"ferry preflight: {exc}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps({"results": [r.as_dict() for r in results],
+                               "failed": sum(r.status == "fail" for r in results)}, indent=2))
+    else:
+        click.echo(format_table(results), nl=False)
+    sys.exit(1 if any(r.status == "fail" for r in results) else 0)
+
+
 def _register_optional() -> None:
     """Commands from other packages (sandbox, proxy) attach themselves when present."""
     try:

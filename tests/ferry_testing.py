@@ -1,5 +1,6 @@
 """Helpers shared by test modules (fixtures live in conftest.py files)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,8 +9,9 @@ REPO = Path(__file__).resolve().parent.parent
 FERRY = [sys.executable, "-m", "compiler"]
 
 
-def run_ferry(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*FERRY, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+def run_ferry(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    full_env = None if env is None else {**os.environ, **env}
+    return subprocess.run([*FERRY, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -1,0 +1,122 @@
+"""Read what the clusters say: topics, end offsets, consumer groups (confluent-kafka
+AdminClient). Every call bounded by a timeout; the result is plain data for `gates.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from .connections import ConnectionError_, Connections
+
+TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class TopicFacts:
+    partitions: int
+    replication_factor: int
+    low: dict[int, int]
+    high: dict[int, int]
+
+    @property
+    def records(self) -> int:
+        return sum(self.high[p] - self.low[p] for p in self.high)
+
+
+@dataclass(frozen=True)
+class GroupFacts:
+    state: str
+    members: int
+    committed: dict[tuple[str, int], int]  # (topic, partition) -> offset
+
+
+@dataclass
+class ClusterFacts:
+    topics: dict[str, TopicFacts | None] = field(default_factory=dict)  # None: absent
+    groups: dict[str, GroupFacts] = field(default_factory=dict)
+
+
+class Reader:
+    """One AdminClient per cluster, created on first use."""
+
+    def __init__(self, connections: Connections):
+        self.connections = connections
+        self._admins: dict[str, AdminClient] = {}
+
+    def admin(self, cluster: str) -> AdminClient:
+        if cluster not in self._admins:
+            self._admins[cluster] = AdminClient({**self.connections.get(cluster).config, "log_level": 0})
+        return self._admins[cluster]
+
+    def _wait(self, cluster: str, future, what: str):
+        try:
+            return future.result(timeout=TIMEOUT)
+        except KafkaException as exc:
+            raise ConnectionError_(
+                f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}): {what} failed: {exc}"
+            ) from exc
+        except TimeoutError as exc:
+            raise ConnectionError_(
+                f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}): {what} timed out after "
+                f"{TIMEOUT:.0f}s; check the address and credentials"
+            ) from exc
+
+    def topics(self, cluster: str, names: Iterable[str], progress: Callable[[int], None] = lambda n: None) -> dict[str, TopicFacts | None]:
+        try:
+            meta = self.admin(cluster).list_topics(timeout=TIMEOUT)
+        except KafkaException as exc:
+            raise ConnectionError_(
+                f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}) did not answer: {exc}; "
+                "check the address and credentials"
+            ) from exc
+        out: dict[str, TopicFacts | None] = {}
+        wanted = sorted(set(names))
+        present = [t for t in wanted if t in meta.topics and not meta.topics[t].error]
+        tps = [TopicPartition(t, p) for t in present for p in meta.topics[t].partitions]
+        lows = self._offsets(cluster, tps, OffsetSpec.earliest())
+        highs = self._offsets(cluster, tps, OffsetSpec.latest())
+        for t in wanted:
+            if t not in present:
+                out[t] = None
+            else:
+                parts = meta.topics[t].partitions
+                out[t] = TopicFacts(
+                    partitions=len(parts),
+                    replication_factor=min(len(p.replicas) for p in parts.values()),
+                    low={p: lows[(t, p)] for p in parts},
+                    high={p: highs[(t, p)] for p in parts},
+                )
+            progress(1)
+        return out
+
+    def _offsets(self, cluster: str, tps: list[TopicPartition], spec) -> dict[tuple[str, int], int]:
+        if not tps:
+            return {}
+        futures = self.admin(cluster).list_offsets({tp: spec for tp in tps}, request_timeout=TIMEOUT)
+        return {(tp.topic, tp.partition): self._wait(cluster, f, "list offsets").offset for tp, f in futures.items()}
+
+    def group_ids(self, cluster: str) -> list[str]:
+        result = self._wait(cluster, self.admin(cluster).list_consumer_groups(request_timeout=TIMEOUT), "list groups")
+        return sorted(g.group_id for g in result.valid)
+
+    def groups(self, cluster: str, ids: Iterable[str]) -> dict[str, GroupFacts]:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        described = self.admin(cluster).describe_consumer_groups(ids, request_timeout=TIMEOUT)
+        out = {}
+        for gid in ids:
+            desc = self._wait(cluster, described[gid], f"describe group {gid!r}")
+            offsets = self.admin(cluster).list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(gid)], request_timeout=TIMEOUT
+            )
+            listing = self._wait(cluster, offsets[gid], f"offsets of group {gid!r}")
+            committed = {
+                (tp.topic, tp.partition): tp.offset for tp in listing.topic_partitions or [] if tp.offset >= 0
+            }
+            state = getattr(desc.state, "name", str(desc.state))
+            out[gid] = GroupFacts(state=state, members=len(desc.members), committed=committed)
+        return out
