@@ -158,6 +158,47 @@ def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path |
     sys.exit(1 if any(r.status == "fail" for r in results) else 0)
 
 
+@main.command()
+@specs_option
+@out_option
+@click.option("--decision-log", "logs", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The proxy's JSON decision log (repeatable; one per gateway replica).")
+@click.option("--connections", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Read groups' translated-offset positions from the clusters (file as for preflight).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: Path | None, fmt: str) -> None:
+    """Where every migration stands: stage, route in force, who still uses legacy."""
+    import itertools
+    import json
+
+    from .live.connections import ConnectionError_, Connections
+    from .live.facts import Reader
+    from .live.preflight import committed_tables
+    from .live.status import build_status, format_status, offset_deltas, read_decision_log
+
+    specs = _validated(specs_dir).specs
+    tables = committed_tables(out_dir)
+    opened = [p.open(encoding="utf-8", errors="replace") for p in logs]
+    try:
+        rows, unmatched = build_status(specs, tables, read_decision_log(itertools.chain(*opened)))
+    finally:
+        for fh in opened:
+            fh.close()
+    if connections is not None:
+        try:
+            offset_deltas(specs, rows, Reader(Connections(specs.clusters.model.clusters, connections)))
+        except ConnectionError_ as exc:
+            click.echo(f"ferry status: {exc}", err=True)
+            sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "entries": [r.as_dict() for r in rows],
+            "unmatched_on_legacy": {k: {"connections": v.connections, "last": v.last} for k, v in sorted(unmatched.items())},
+        }, indent=2))
+    else:
+        click.echo(format_status(rows, unmatched), nl=False)
+
+
 def _register_optional() -> None:
     """Commands from other packages (sandbox, proxy) attach themselves when present."""
     try:

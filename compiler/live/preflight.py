@@ -6,26 +6,34 @@ from pathlib import Path
 from typing import Callable
 
 from ..output import read_tree
-from ..routing import RouteFileError, parse_route_file
+from ..routing import RouteFileError, RouteTable, parse_route_file
 from ..spec import Migration, Specs
 from .connections import Connections
 from .facts import ClusterFacts, Reader
 from .gates import GateResult, evaluate, groups_about_to_cut_over
 
 
-def routed_to_target(rendered: Path, specs: Specs) -> set[str]:
-    """Group names whose rules in the committed route files already send them to a target."""
-    targets = {n for n, c in specs.clusters.model.clusters.items() if c.role.value == "target"}
-    out = set()
+def committed_tables(rendered: Path) -> dict[str, RouteTable]:
+    """The route tables of a rendered tree by gateway (unreadable files are skipped)."""
+    out = {}
     for rel, text in read_tree(rendered).items():
         if rel.startswith("proxy/") and rel.endswith(".routes.yaml"):
             try:
                 table = parse_route_file(text, rel)
             except RouteFileError:
                 continue
-            for rule in table.rules:
-                if rule.action == "route" and rule.cluster in targets and rule.entry.startswith("consumer group "):
-                    out.add(rule.entry.removeprefix("consumer group "))
+            out[table.gateway] = table
+    return out
+
+
+def routed_to_target(rendered: Path, specs: Specs) -> set[str]:
+    """Group names whose rules in the committed route files already send them to a target."""
+    targets = {n for n, c in specs.clusters.model.clusters.items() if c.role.value == "target"}
+    out = set()
+    for table in committed_tables(rendered).values():
+        for rule in table.rules:
+            if rule.action == "route" and rule.cluster in targets and rule.entry.startswith("consumer group "):
+                out.add(rule.entry.removeprefix("consumer group "))
     return out
 
 

@@ -1,0 +1,37 @@
+"""`ferry status` from the committed routes and a proxy decision log (the e2e test feeds it
+the log of a real proxy; here the lines are written in the proxy's format)."""
+
+import json
+
+from ferry_testing import REPO, run_ferry
+
+
+def line(ts, gateway, client_id, rule, cluster, action="route", outcome="forwarded"):
+    return json.dumps({"ts": ts, "event": "connection", "gateway": gateway, "peer": "10.0.0.1:5555",
+                       "client_id": client_id, "rule": rule, "action": action, "cluster": cluster,
+                       "outcome": outcome, "table_version": "x"})
+
+
+def test_status_reports_stage_route_and_who_still_uses_legacy(tmp_path):
+    log = tmp_path / "decisions.log"
+    log.write_text("\n".join([
+        "not json, ignored",
+        line(1764000000.0, "gw-service", "billing.invoice-mailer.a1", "billing.invoice-mailer.*", "governed"),
+        # cut over in the specs, but an old instance still bootstraps to legacy (an older table)
+        line(1764000100.0, "gw-service", "billing.invoice-mailer.old", "billing.invoice-mailer.*", "legacy-service"),
+        line(1764000200.0, "gw-service", "billing.ledger.1", "billing.ledger.*", None, action="fence", outcome="refused"),
+        line(1764000300.0, "gw-service", "rails-app-7", None, "legacy-service"),
+        line(1764000400.0, "gw-service", "rails-app-7", None, "legacy-service"),
+    ]) + "\n")
+    r = run_ferry("status", "--decision-log", str(log), cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    rows = {l.split()[2]: l for l in r.stdout.splitlines() if l.startswith(("billing/", "search/"))}
+    assert "cut over" in rows["billing-invoice-mailer"] and "governed" in rows["billing-invoice-mailer"]
+    assert "2025-11-24 16:01:40Z (1)" in rows["billing-invoice-mailer"]  # last on legacy
+    assert "fenced" in rows["billing-ledger"] and "refused (fence)" in rows["billing-ledger"]
+    assert "billing/invoices billing-invoice-mailer" not in r.stdout
+    assert "  billing/invoices group billing-invoice-mailer: billing.invoice-mailer.old" in r.stdout
+    assert "  gw-service -> legacy-service: 'rails-app-7': 2 connection(s), last 2025-11-24 16:06:40Z" in r.stdout
+    data = json.loads(run_ferry("status", "--decision-log", str(log), "--format", "json", cwd=REPO).stdout)
+    ledger = next(e for e in data["entries"] if e["name"] == "billing-ledger")
+    assert ledger["refused"]["connections"] == 1 and ledger["stage"] == "fenced"
