@@ -199,6 +199,25 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
         click.echo(format_status(rows, unmatched), nl=False)
 
 
+@main.group("apply")
+def apply_group() -> None:
+    """Apply rendered output to running systems."""
+
+
+@apply_group.command("connect")
+@click.option("--url", required=True, help="The Kafka Connect worker's REST URL, e.g. http://localhost:8083.")
+@click.option("--dir", "connect_dir", default="rendered/connect", show_default=True,
+              type=click.Path(path_type=Path, file_okay=False), help="Rendered connectors (**/*.json).")
+@click.option("--prune", is_flag=True, help="Delete ferry-* connectors that are no longer rendered.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+def apply_connect(url: str, connect_dir: Path, prune: bool, dry_run: bool) -> None:
+    """Create or update the rendered MirrorMaker 2 connectors on a Connect worker."""
+    from .connect_apply import run as apply_connectors
+
+    sys.exit(apply_connectors(url, connect_dir, prune=prune, dry_run=dry_run, echo=click.echo,
+                              error=lambda line: click.echo(line, err=True)))
+
+
 def _register_optional() -> None:
     """Commands from other packages (sandbox, proxy) attach themselves when present."""
     try:
