@@ -69,14 +69,27 @@ def record(
 
 
 class JsonLineSink:
-    """Writes records as compact JSON lines to a text stream (stdout or a file)."""
+    """Writes records as compact JSON lines to a text stream (stdout or a file).
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    Lines are buffered and written by :meth:`flush`, which the server calls a few times a
+    second and at shutdown: one write per connection would be one system call per bootstrap
+    on the proxy's hottest path. At most ``max_pending`` lines wait (a burst flushes early)."""
+
+    def __init__(self, stream: IO[str] | None = None, max_pending: int = 256) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.max_pending = max_pending
+        self._pending: list[str] = []
         self._lock = threading.Lock()
 
     def __call__(self, rec: dict[str, Any]) -> None:
-        line = json.dumps(rec, ensure_ascii=True, separators=(",", ":")) + "\n"
+        self._pending.append(json.dumps(rec, ensure_ascii=True, separators=(",", ":")))
+        if len(self._pending) >= self.max_pending:
+            self.flush()
+
+    def flush(self) -> None:
         with self._lock:
-            self.stream.write(line)
+            if not self._pending:
+                return
+            lines, self._pending = self._pending, []
+            self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()

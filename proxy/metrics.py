@@ -73,12 +73,14 @@ class _Family:
         return _Value()
 
     def labels(self, *values: str):  # noqa: ANN201 - the child type depends on the family
+        child = self._children.get(values)
+        if child is not None:
+            return child
         if len(values) != len(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
-        key = tuple(str(v) for v in values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._new_child()
+        if not all(isinstance(v, str) for v in values):
+            raise TypeError(f"{self.name}: label values must be str, got {values!r}")
+        child = self._children[values] = self._new_child()
         return child
 
     def clear(self) -> None:

@@ -72,6 +72,8 @@ log = logging.getLogger("ferry.proxy")
 #: The admin server reads at most this much of a request head; its requests are one line.
 ADMIN_MAX_HEAD = 8192
 ADMIN_READ_TIMEOUT = 5.0
+#: Seconds between decision-log flushes (lines are buffered; see JsonLineSink).
+DECISION_LOG_FLUSH_INTERVAL = 0.2
 #: Seconds between repeats of the same dial-failure warning.
 DIAL_WARNING_INTERVAL = 10.0
 
@@ -81,13 +83,6 @@ def _peer(transport: asyncio.BaseTransport) -> str:
     if isinstance(info, tuple) and len(info) >= 2:
         return str(Address(str(info[0]), int(info[1])))
     return str(info)
-
-
-def _nodelay(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _dial_failure(exc: BaseException) -> tuple[str, str]:
@@ -346,7 +341,6 @@ class _Connection:
         self.upstream = transport
         self.upstream_open = True
         transport.set_write_buffer_limits(high=self.server.config.limits.write_buffer_high)
-        _nodelay(transport)
         self._run(self.session.handle(UpstreamConnected(address)))
 
     def upstream_data(self, data: bytes) -> None:
@@ -497,7 +491,7 @@ class ProxyServer:
             self._admin = await asyncio.start_server(self._admin_client, cfg.admin.host, cfg.admin.port)
             self.admin_address = Address(cfg.admin.host, self._admin.sockets[0].getsockname()[1])
         self.listening = True
-        self._tasks = [self.loop.create_task(self._watch_routes())]
+        self._tasks = [self.loop.create_task(self._watch_routes()), self.loop.create_task(self._flush_log())]
         if limits.idle_timeout > 0:
             self._tasks.append(self.loop.create_task(self._sweep_idle()))
         log.info(
@@ -568,6 +562,7 @@ class ProxyServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        self._flush_decisions()
         if self._sink_file is not None:
             self._sink_file.close()
         log.info("shut down")
@@ -582,7 +577,6 @@ class ProxyServer:
 
     def _accepted(self, transport: asyncio.Transport) -> _Connection:
         transport.set_write_buffer_limits(high=self.config.limits.write_buffer_high)
-        _nodelay(transport)
         session = Session(self._routes.table, self.config.limits.max_first_frame_bytes)
         conn = _Connection(self, transport, session)
         self.connections.add(conn)
@@ -655,6 +649,19 @@ class ProxyServer:
             ca = self.config.upstream_ca
             self._upstream_tls = ssl.create_default_context(cafile=str(ca) if ca else None)
         return self._upstream_tls
+
+    async def _flush_log(self) -> None:
+        while True:
+            await asyncio.sleep(DECISION_LOG_FLUSH_INTERVAL)
+            self._flush_decisions()
+
+    def _flush_decisions(self) -> None:
+        flush = getattr(self.decision_sink, "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except Exception:  # a full disk must not take the proxy down
+                log.exception("could not write the decision log")
 
     async def _sweep_idle(self) -> None:
         idle = self.config.limits.idle_timeout

@@ -1,0 +1,41 @@
+"""bench/proxy_bench.py at tiny sizes: every measurement runs and the last line parses. The
+figures themselves are meaningless at this size; docs/proxy.md has the real run."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "proxy_bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("proxy_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["proxy_bench"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> None:
+    tiny = bench.Sizes(latency_n=20, rate_concurrency=4, rate_seconds=0.3, pipe_mb=2, pipe_seconds=0.3,
+                       flips=2, idle=100, pipes=20)
+    out = bench.run(tiny, kafka["legacy"].bootstrap, tmp_path)
+    line = bench.machine_line(out)
+    m = re.fullmatch(
+        r"proxy_bench added_p99_ms=(-?[\d.]+) bootstrap_ratio=([\d.]+) pipe_ratio=([\d.]+) "
+        r"idle10k_rss_mb=([\d.]+) reload_ms=([\d.]+)",
+        line,
+    )
+    assert m, line
+    assert 0 < float(m.group(2)) and 0 < float(m.group(3))
+    assert 0 < float(m.group(5)) < 1000
+    printed = capsys.readouterr().out
+    assert "bootstrap rate" in printed and "pipe throughput" in printed and "failures 0/0" in printed
