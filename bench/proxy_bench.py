@@ -105,6 +105,11 @@ class ProxyProcess:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the proxy process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -394,36 +399,44 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path) -> dict[str, float]:
         out["added_p50_ms"], out["added_p99_ms"] = lat.added_p50_ms, lat.added_p99_ms
 
         d_rate, d_fail = bootstrap_rate(direct, sizes.rate_concurrency, sizes.rate_seconds)
+        cpu0 = proxy.cpu_seconds()
         p_rate, p_fail = bootstrap_rate(proxy.address, sizes.rate_concurrency, sizes.rate_seconds)
+        per_bootstrap = (proxy.cpu_seconds() - cpu0) / (p_rate * sizes.rate_seconds)
         out["bootstrap_ratio"] = p_rate / d_rate
         print(f"bootstrap rate ({sizes.rate_concurrency} concurrent clients, {sizes.rate_seconds:g} s each):")
         print(f"  direct {d_rate:8.0f}/s  proxied {p_rate:8.0f}/s  ratio {out['bootstrap_ratio']:.2f}"
               f"  failures {d_fail}/{p_fail}   (target >= 0.80)")
+        print(f"  proxy CPU (user+sys) per bootstrap {per_bootstrap * 1e6:.0f} us: about "
+              f"{1 / per_bootstrap:.0f} bootstraps/s per proxy core")
 
         topic = f"bench-pipe-{time.monotonic_ns()}"
         fill_topic(legacy_bootstrap, topic, sizes.pipe_mb)
         pipe_throughput(direct, topic, 0.5)  # warm the page cache and the broker
         d_bps = pipe_throughput(direct, topic, sizes.pipe_seconds)
+        cpu0 = proxy.cpu_seconds()
         p_bps = pipe_throughput(proxy.address, topic, sizes.pipe_seconds)
+        per_gb = (proxy.cpu_seconds() - cpu0) / (p_bps * sizes.pipe_seconds / 1e9)
         out["pipe_ratio"] = p_bps / d_bps
         print(f"pipe throughput (1 MiB Fetch responses, 4 in flight, one connection, {sizes.pipe_seconds:g} s):")
         print(f"  direct {d_bps / 1e6:8.0f} MB/s  proxied {p_bps / 1e6:8.0f} MB/s  ratio {out['pipe_ratio']:.2f}"
               f"   (target >= 0.80)")
+        print(f"  proxy CPU per GB piped {per_gb:.2f} s")
 
         delays = reload_latency(proxy.address, routes, legacy_bootstrap, sizes.flips)
         out["reload_ms"] = statistics.median(delays) * 1000
         print(f"reload to effect ({sizes.flips} flips, atomic rename, poll 50 ms + debounce 50 ms):")
         print(f"  median {out['reload_ms']:.0f} ms  max {max(delays) * 1000:.0f} ms   (target < 1000 ms)")
 
+        # Pipes first: RSS rarely shrinks, so memory freed by the idle sockets would hide theirs.
+        before, after = pipe_memory(proxy, sizes.pipes)
+        print(f"memory, {sizes.pipes} idle established pipes (client + upstream socket each):")
+        print(f"  RSS {before:.1f} MB -> {after:.1f} MB: {(after - before) * 1024 / sizes.pipes:.2f} KB each")
         before, after = idle_memory(proxy, sizes.idle)
         scale = 10_000 / sizes.idle
         out["idle10k_rss_mb"] = before + (after - before) * scale
         print(f"memory, {sizes.idle} idle client connections (no first frame):")
         print(f"  RSS {before:.1f} MB -> {after:.1f} MB: {(after - before) * 1024 / sizes.idle:.2f} KB each; "
               f"at 10,000: {out['idle10k_rss_mb']:.1f} MB   (target < 200 MB)")
-        before, after = pipe_memory(proxy, sizes.pipes)
-        print(f"memory, {sizes.pipes} idle established pipes (client + upstream socket each):")
-        print(f"  RSS {before:.1f} MB -> {after:.1f} MB: {(after - before) * 1024 / sizes.pipes:.2f} KB each")
     finally:
         proxy.stop()
     return out
