@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FERRY := $(BIN)/ferry
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast e2e bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup
 ## test-fast: everything that does not start Kafka
 test-fast: setup
 	$(BIN)/pytest -m "not kafka"
+
+## e2e: the end-to-end migration alone; its last line is machine-readable
+e2e: setup
+	$(BIN)/pytest tests/e2e -q -p no:randomly
+	@$(BIN)/python -c "import json; r = json.load(open('.ferry/e2e-result.json')); print('e2e_migration lost={lost} max_dup_per_partition={max_dup_per_partition} dup_bound={dup_bound} cutover_s={cutover_s}'.format(**r))"
 
 bench: setup
 	$(BIN)/python bench/compile_scale.py

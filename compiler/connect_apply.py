@@ -276,6 +276,26 @@ class ConnectClient:
 # ---- the command
 
 
+def failure_lines(name: str, exc: ConnectError, connector: Connector | None, client: ConnectClient) -> list[str]:
+    """What went wrong: the connector, the HTTP status, the worker's message, the fields it rejects."""
+    if exc.status is None:
+        return [f"ferry: {exc}"]
+    message = (exc.worker_message or "").strip()
+    head, _, rest = str(exc).partition("\n")
+    lines = [f"ferry: {head}"] + [f"    {line}" for line in rest.splitlines() if line.strip()]
+    if connector is not None and connector.connector_class:
+        try:
+            problems = client.validate(connector.connector_class, {**connector.config, "name": name})
+        except ConnectError:
+            problems = []
+        fresh = [p for p in problems if p.split(": ", 1)[-1] not in message]
+        if fresh:
+            lines.append(f"  fields the {connector.connector_class.rsplit('.', 1)[-1]} plugin rejects:")
+            lines += [f"    {p}" for p in fresh]
+        lines.append(f"  (rendered from {connector.source})")
+    return lines
+
+
 def run(
     url: str,
     directory: Path,
@@ -314,14 +334,7 @@ def run(
                 client.put_config(action.name, by_name[action.name].config)
         except ConnectError as exc:
             failed.append(action.name)
-            error(f"ferry: {exc}")
-            connector = by_name.get(action.name)
-            if exc.status is not None and connector is not None and connector.connector_class:
-                try:
-                    for problem in client.validate(connector.connector_class, connector.config):
-                        error(f"  {action.name}: {problem}")
-                except ConnectError:
-                    pass
-                error(f"  (rendered from {connector.source})")
+            for line in failure_lines(action.name, exc, by_name.get(action.name), client):
+                error(line)
     echo(("would be: " if dry_run else "done: ") + summary(actions, failed))
     return 1 if failed else 0

@@ -134,7 +134,7 @@ def plan_changes(old: dict[str, str], new: dict[str, str]) -> list[Section]:
         for group in sorted(b.groups - a.groups):
             sec.lines.append(f"+ sync offsets of group {group}")
         for group in sorted(a.groups - b.groups):
-            sec.lines.append(f"- stop syncing offsets of group {group} (cut over or removed)")
+            sec.lines.append(f"- stop syncing offsets of group {group} (its migration completed or was removed)")
         if sec.lines:
             sections.append(sec)
 

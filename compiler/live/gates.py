@@ -12,8 +12,9 @@ Each gate yields results `ok`, `warn` or `fail` with numbers a human can act on:
                      no spec: stranded when producers move (a failure for a producer cutover,
                      a warning before).
 * `offset-sync`      for groups about to cut over (fence or cutover, not yet routed to the
-                     target): the translated offset on the target leaves the same remaining
-                     lag as the legacy one, within `offset.lag.max` per partition.
+                     target): the translated offset on the target is at the same record as the
+                     legacy one (positions counted from each side's low watermark), within
+                     `offset.lag.max` per partition.
 * `target-group-idle` a group about to cut over has no members on the target yet (MM2 only
                      syncs offsets into groups that are empty there).
 """
@@ -129,10 +130,12 @@ def evaluate(
             if c_t is None:
                 problems.append(f"{new}[{p}] has no translated offset yet")
                 continue
-            remaining_s, remaining_t = s.high[p] - c_s, t.high.get(p, 0) - c_t
-            if abs(remaining_t - remaining_s) > lag_max:
-                direction = "re-read" if remaining_t > remaining_s else "SKIP"
-                problems.append(f"{new}[{p}]: target would {direction} {abs(remaining_t - remaining_s)} record(s)")
+            # Positions counted from each side's low watermark: MM2 copies partition p record by
+            # record, so equal positions mean the same record, whatever the mirror lag is.
+            delta = (c_s - s.low[p]) - (c_t - t.low.get(p, 0))
+            if abs(delta) > lag_max:
+                direction = "re-read" if delta > 0 else "SKIP"
+                problems.append(f"{new}[{p}]: target would {direction} {abs(delta)} record(s)")
         if problems:
             yield R("offset-sync", gid, "fail",
                     "; ".join(problems) + f" (limit {lag_max} = offset.lag.max); wait for MirrorMaker 2's checkpoint "

@@ -139,7 +139,7 @@ def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
             s, t = s_facts.get(topic), t_facts.get(new) if new else None
             if s is None or t is None or (new, p) not in tgt.committed:
                 continue
-            delta += abs((t.high.get(p, 0) - tgt.committed[(new, p)]) - (s.high[p] - c_s))
+            delta += abs((c_s - s.low[p]) - (tgt.committed[(new, p)] - t.low.get(p, 0)))
         row.offset_delta = delta
 
 

@@ -106,7 +106,8 @@ def test_plan_in_words(org):
     assert "~ flipped: client ids `billing.ledger.*` (consumer group billing-ledger, billing/invoices): refused (fence) -> governed" in out
     assert "- client ids `search.indexer.*` (consumer group search-indexer, search/catalog-index) no longer have a rule: they go to legacy-service" in out
     assert "- stop mirroring catalog_updates -> search.catalog.updated.v1" in out
-    assert "- stop syncing offsets of group billing-ledger (cut over or removed)" in out
+    assert "- stop syncing offsets of group search-indexer (its migration completed or was removed)" in out
+    assert "billing-ledger (" not in out.split("mirroring")[1]  # a cutover keeps offset sync (no MM2 restart)
     assert "gw-ads" not in out
     md = run_ferry("plan", "--format", "markdown", cwd=org).stdout
     assert md.startswith("### ferry plan\n") and "#### mirroring legacy-service -> governed" in md
