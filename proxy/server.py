@@ -488,7 +488,9 @@ class ProxyServer:
         sockname = self._server.sockets[0].getsockname()
         self.address = Address(listen.host, sockname[1])
         if cfg.admin is not None:
-            self._admin = await asyncio.start_server(self._admin_client, cfg.admin.host, cfg.admin.port)
+            self._admin = await asyncio.start_server(
+                self._admin_client, cfg.admin.host, cfg.admin.port, limit=ADMIN_MAX_HEAD
+            )
             self.admin_address = Address(cfg.admin.host, self._admin.sockets[0].getsockname()[1])
         self.listening = True
         self._tasks = [self.loop.create_task(self._watch_routes()), self.loop.create_task(self._flush_log())]
@@ -670,7 +672,10 @@ class ProxyServer:
             await asyncio.sleep(period)
             cutoff = self.loop.time() - idle
             for conn in [c for c in self.connections if c.piping and c.last_active < cutoff]:
-                conn.terminate(Outcome.IDLE_TIMEOUT, f"no bytes either way for {idle:g} s")
+                try:
+                    conn.terminate(Outcome.IDLE_TIMEOUT, f"no bytes either way for {idle:g} s")
+                except Exception:  # one broken connection must not stop the sweeper
+                    log.exception("closing an idle connection failed")
 
     # -- routes
 
@@ -685,28 +690,34 @@ class ProxyServer:
                             settled_digest=self._routes.digest)
         while True:
             await asyncio.sleep(self.config.reload_interval)
-            change = poller.poll(self.loop.time())
-            if change is None:
-                continue
-            current = self._routes
-            result = await self.loop.run_in_executor(None, evaluate, change, current)
-            self.metrics.reloads.labels(result.outcome.value).inc()
-            if result.outcome in (ReloadOutcome.APPLIED, ReloadOutcome.UNCHANGED):
-                assert result.loaded is not None
-                self._routes = result.loaded  # the swap: one reference
-                self.reload_error = None
-                self.metrics.table_stale.set(0)
-                self._publish_table(result.loaded)
-                if result.outcome is ReloadOutcome.APPLIED:
-                    log.info("routes reloaded: version %s -> %s (%d rules) from %s",
-                             current.table.version, result.loaded.table.version,
-                             len(result.loaded.table.rules), result.loaded.path)
-                if result.message:
-                    log.warning("%s", result.message)
-            else:
-                self.reload_error = result.message
-                self.metrics.table_stale.set(1)
-                log.error("route reload %s: %s", result.outcome.value, result.message)
+            try:
+                await self._reload_once(poller)
+            except Exception:  # a bug here must not end reloading for the life of the process
+                log.exception("route reload failed unexpectedly; still serving version %s",
+                              self._routes.table.version)
+
+    async def _reload_once(self, poller: FilePoller) -> None:
+        change = poller.poll(self.loop.time())
+        if change is None:
+            return
+        current = self._routes
+        result = await self.loop.run_in_executor(None, evaluate, change, current)  # parse aside
+        self.metrics.reloads.labels(result.outcome.value).inc()
+        if result.outcome not in (ReloadOutcome.APPLIED, ReloadOutcome.UNCHANGED):
+            self.reload_error = result.message
+            self.metrics.table_stale.set(1)
+            log.error("route reload %s: %s", result.outcome.value, result.message)
+            return
+        assert result.loaded is not None
+        self._routes = result.loaded  # the swap: one reference; open connections keep theirs
+        self.reload_error = None
+        self.metrics.table_stale.set(0)
+        self._publish_table(result.loaded)
+        if result.outcome is ReloadOutcome.APPLIED:
+            log.info("routes reloaded: version %s -> %s (%d rules) from %s", current.table.version,
+                     result.loaded.table.version, len(result.loaded.table.rules), result.loaded.path)
+        if result.message:
+            log.warning("%s", result.message)
 
     # -- admin HTTP
 
