@@ -181,7 +181,8 @@ def test_a_32k_client_id_routes_and_is_logged_truncated(proxy, kafka) -> None:
     assert rec["client_id_truncated"] is True and len(rec["client_id"]) == 256
 
 
-def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path, loop: str) -> None:
     """A client that sends and then shuts down its write side still gets the reply.
 
     The peer here is a plain TCP server (Kafka brokers close on EOF, so they cannot show
@@ -205,7 +206,7 @@ def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     write_routes(path, make_table({"tcp": [f"127.0.0.1:{server.getsockname()[1]}"]}, default="tcp"))
     frame = encode_api_versions_request(3, 1, "half.close")
-    with RunningProxy(path) as p, socket.create_connection(p.address) as s:
+    with RunningProxy(path, loop=loop) as p, socket.create_connection(p.address) as s:
         s.sendall(frame + b"tail")
         s.shutdown(socket.SHUT_WR)
         assert _read_all(s) == b"received %d bytes" % (len(frame) + 4)

@@ -158,14 +158,15 @@ def test_pipelined_requests_after_the_first_frame(proxy) -> None:
         assert [conn.receive()[0] for _ in range(8)] == list(range(100, 108))
 
 
-def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, routes: Path) -> None:
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, routes: Path, loop: str) -> None:
     topic = _unique("slow")
     _create_topic(kafka["legacy"], topic)
     with KafkaConnection(kafka["legacy"].address) as direct:
         payload = [(None, bytes(64 * 1024))] * 15
         for _ in range(4):  # ~4 MB in the partition
             assert parse_produce(direct.request(produce_request(direct.next_id(), "w", topic, 0, payload)))[0] == 0
-    with RunningProxy(routes) as p, KafkaConnection(p.address) as conn:
+    with RunningProxy(routes, loop=loop) as p, KafkaConnection(p.address) as conn:
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         requests = 12  # ~12 x 1 MB of responses, and we read none of it yet
         conn.send(b"".join(fetch_request(i + 1, "slow-reader", topic, 0, 0) for i in range(requests)))
