@@ -139,9 +139,11 @@ class Seen:
         return (self.partition, self.offset, self.key, self.value, self.headers, self.timestamp)
 
 
-def _seen(message) -> Seen:
+def _seen(message, headers: list[tuple[str, bytes]] | None = None) -> Seen:
+    """``headers``: what was sent (delivery reports do not carry them)."""
+    sent = message.headers() if headers is None else headers
     return Seen(message.topic(), message.partition(), message.offset(), message.key(), message.value(),
-                tuple(message.headers() or ()), message.timestamp()[1])
+                tuple(sent or ()), message.timestamp()[1])
 
 
 def payload(tag: str, i: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -159,15 +161,16 @@ def produce(config: Mapping[str, str], topic: str, tag: str, count: int, start: 
     delivered: list[Seen] = []
     failures: list[str] = []
 
-    def report(error, message) -> None:
+    def report(headers, error, message) -> None:
         if error is not None:
             failures.append(str(error))
         else:
-            delivered.append(_seen(message))
+            delivered.append(_seen(message, headers))
 
     for i in range(start, start + count):
         key, value, headers = payload(tag, i)
-        producer.produce(topic, key=key, value=value, headers=headers, on_delivery=report)
+        producer.produce(topic, key=key, value=value, headers=headers,
+                         on_delivery=lambda error, message, h=headers: report(h, error, message))
         producer.poll(0)
     left = producer.flush(timeout)
     if failures or left:
@@ -189,12 +192,12 @@ class BackgroundProducer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"producer-{tag}", daemon=True)
 
-    def _report(self, error, message) -> None:
+    def _report(self, headers, error, message) -> None:
         with self._lock:
             if error is not None:
                 self.failures.append(str(error))
             else:
-                self.delivered[message.topic()].append(_seen(message))
+                self.delivered[message.topic()].append(_seen(message, headers))
 
     def _run(self) -> None:
         i = 0
@@ -202,7 +205,8 @@ class BackgroundProducer:
         while not self._stop.is_set():
             topic = self.topics[i % len(self.topics)]
             key, value, headers = payload(self.tag, i)
-            self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._report)
+            self._producer.produce(topic, key=key, value=value, headers=headers,
+                                   on_delivery=lambda error, message, h=headers: self._report(h, error, message))
             i += 1
             self._producer.poll(0)
             # Pace by the clock, not by sleeps adding up.
