@@ -40,6 +40,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from compiler.routing import RouteFileError
+
 from .admin import respond
 from .config import ProxyConfig
 from .decisionlog import DecisionSink, JsonLineSink, record
@@ -471,7 +473,12 @@ class ProxyServer:
         cfg, limits = self.config, self.config.limits
         if self.decision_sink is None:
             self.decision_sink = self._open_sink(cfg.decision_log)
-        listen = cfg.listen if cfg.listen is not None else parse_address(self._routes.table.listen)
+        listen = cfg.listen
+        if listen is None:
+            try:
+                listen = parse_address(self._routes.table.listen, allow_port_zero=True)
+            except ValueError as exc:
+                raise RouteFileError(f"{self._routes.path}: listen: {exc}; or pass --listen") from None
         listener_tls = None
         if cfg.tls_cert is not None:
             listener_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -196,3 +196,13 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"},
         )
         assert done.returncode == 2, (args, done.stderr)
+
+
+def test_an_unusable_listen_in_the_route_file_is_a_clear_startup_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    write_routes(path, make_table({"c": ["127.0.0.1:1"]}, default="c", listen="nowhere"))
+    done = subprocess.run(
+        [sys.executable, "-m", "compiler", "proxy", "--routes", str(path), "--admin", "off"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 1 and "listen: 'nowhere': expected host:port; or pass --listen" in done.stderr
