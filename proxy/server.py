@@ -126,6 +126,12 @@ class _RateLimitedLog:
         self._last[key] = (now, 0)
 
 
+def _expire(task: asyncio.Task[None] | None, expired: list[bool]) -> None:
+    if task is not None and not task.done():
+        expired.append(True)
+        task.cancel()
+
+
 class _Refuse(asyncio.Protocol):
     """Accepted over the connection limit (or while draining): closed at once."""
 
@@ -165,10 +171,6 @@ class _UpstreamSide(asyncio.Protocol):
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Kafka brokers never speak first; hold anything until the pipe starts.
-        transport.pause_reading()  # type: ignore[attr-defined]
-
     def data_received(self, data: bytes) -> None:
         self.conn.upstream_data(data)
 
@@ -193,7 +195,7 @@ class _Connection:
         "server", "session", "client", "upstream", "peer", "started", "last_active",
         "bytes_up", "bytes_down", "piping", "client_open", "upstream_open", "client_eof_seen",
         "upstream_eof_seen", "upstream_writes_paused", "client_writes_paused", "cut", "client_tls",
-        "timer", "dial_task", "finished", "up_counter", "down_counter",
+        "timer", "dial_task", "finished", "up_counter", "down_counter", "early",
     )
 
     def __init__(self, server: ProxyServer, transport: asyncio.Transport, session: Session) -> None:
@@ -216,6 +218,7 @@ class _Connection:
         self.finished = False
         self.up_counter: Any = None
         self.down_counter: Any = None
+        self.early: list[bytes] = []
         self.timer: asyncio.TimerHandle | None = server.loop.call_later(
             server.config.limits.first_frame_timeout, self._first_frame_timeout
         )
@@ -250,7 +253,9 @@ class _Connection:
         self.up_counter.inc(self.bytes_up)
         self.piping = True
         self.last_active = self.server.loop.time()
-        self.upstream.resume_reading()
+        for data in self.early:
+            self.upstream_data(data)
+        self.early = []
         if not self.upstream_writes_paused:
             self.client.resume_reading()
 
@@ -346,6 +351,9 @@ class _Connection:
         self._run(self.session.handle(UpstreamConnected(address)))
 
     def upstream_data(self, data: bytes) -> None:
+        if not self.piping:  # Kafka brokers never speak first; keep it for the pipe anyway
+            self.early.append(data)
+            return
         self.bytes_down += len(data)
         self.down_counter.inc(len(data))
         self.last_active = self.server.loop.time()
@@ -447,6 +455,8 @@ class ProxyServer:
         self._upstream_tls: ssl.SSLContext | None = None
         self._sink_file: Any = None
         self._dial_warnings = _RateLimitedLog(DIAL_WARNING_INTERVAL)
+        self._accepted_count = self.metrics.accepted.labels()
+        self._active_count = self.metrics.active.labels()
         self.address: Address | None = None
         self.admin_address: Address | None = None
         self._publish_table(self._routes)
@@ -591,8 +601,8 @@ class ProxyServer:
         self.connections.add(conn)
         assert self._empty is not None
         self._empty.clear()
-        self.metrics.accepted.inc()
-        self.metrics.active.inc()
+        self._accepted_count.inc()
+        self._active_count.inc()
         return conn
 
     def _decided(self, session: Session) -> None:
@@ -602,7 +612,7 @@ class ProxyServer:
 
     def _finished(self, conn: _Connection) -> None:
         self.connections.discard(conn)
-        self.metrics.active.dec()
+        self._active_count.dec()
         session = conn.session
         outcome = session.outcome or Outcome.CLIENT_CLOSED
         self.metrics.closed.labels(outcome.value).inc()
@@ -625,18 +635,23 @@ class ProxyServer:
     async def _dial(self, conn: _Connection, dial: Dial) -> None:
         started = time.monotonic()
         tls = self._upstream_context() if dial.tls else None
+        # The connect timeout is a plain timer that cancels this task (cheaper than
+        # asyncio.timeout on the hot path); `expired` tells its cancel from the session's.
+        expired: list[bool] = []
+        timer = self.loop.call_later(self.config.limits.connect_timeout, _expire, asyncio.current_task(), expired)
         try:
-            async with asyncio.timeout(self.config.limits.connect_timeout):
-                transport, _ = await self.loop.create_connection(
-                    lambda: _UpstreamSide(conn),
-                    dial.address.host,
-                    dial.address.port,
-                    ssl=tls,
-                    server_hostname=dial.address.host if tls else None,
-                )
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure is classified and reported
+            transport, _ = await self.loop.create_connection(
+                lambda: _UpstreamSide(conn),
+                dial.address.host,
+                dial.address.port,
+                ssl=tls,
+                server_hostname=dial.address.host if tls else None,
+            )
+        except (asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - each failure is classified
+            if isinstance(exc, asyncio.CancelledError):
+                if not expired:
+                    return  # the session closed (the client left) while we dialled
+                exc = TimeoutError()
             reason, detail = _dial_failure(exc)
             self.metrics.connect_failures.labels(dial.cluster, reason).inc()
             self._dial_warnings.warn(
@@ -647,6 +662,8 @@ class ProxyServer:
             if conn.session.outcome is None:
                 conn._run(conn.session.handle(UpstreamFailed(dial.address, reason, detail)))
             return
+        finally:
+            timer.cancel()
         self.metrics.connect_seconds.labels(dial.cluster).observe(time.monotonic() - started)
         if conn.session.outcome is not None or not conn.client_open:
             transport.abort()  # the client left while we dialled
