@@ -188,6 +188,15 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def is_rebalancing(status: int, body: Any) -> bool:
+    """409 "rebalance in progress", or the 500 a worker answers right after a config change
+    (``RebalanceNeededException``: "Request cannot be completed because a rebalance is expected")."""
+    if status == 409:
+        return True
+    message = body.get("message", "") if isinstance(body, dict) else str(body or "")
+    return status == 500 and "rebalance" in message.lower()
+
+
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
@@ -217,14 +226,14 @@ class ConnectClient:
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise ConnectError(f"cannot reach Kafka Connect at {self.url}: {reason}") from exc
-            if status == 409 and time.monotonic() < deadline:
-                self.sleep(delay)  # rebalance in progress: the worker asks us to come back
-                delay = min(delay * 2, 2.0)
-                continue
             try:
                 parsed = json.loads(raw) if raw else None
             except ValueError:
                 parsed = raw.decode(errors="replace")
+            if is_rebalancing(status, parsed) and time.monotonic() < deadline:
+                self.sleep(delay)  # the worker asks us to come back after its rebalance
+                delay = min(delay * 2, 2.0)
+                continue
             return status, parsed
 
     def _fail(self, what: str, status: int, body: Any) -> ConnectError:
