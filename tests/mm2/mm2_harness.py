@@ -394,9 +394,14 @@ def at_end(ends: Mapping[tuple[str, int], int]) -> Callable[[list[Seen], Consume
     def done(_records: list[Seen], consumer: Consumer) -> bool:
         if not consumer.assignment():
             return False
-        positions = consumer.position([TopicPartition(t, p) for (t, p) in ends])
-        return all(ends[(tp.topic, tp.partition)] == 0 or tp.offset >= ends[(tp.topic, tp.partition)]
-                   for tp in positions)
+        wanted = [TopicPartition(t, p) for (t, p), end in ends.items() if end > 0]
+        reached = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(wanted)}
+        # Until a partition yields a record its position is unknown: it starts at the committed offset.
+        unknown = [tp for tp in wanted if reached[(tp.topic, tp.partition)] < 0]
+        if unknown:
+            for tp in consumer.committed(unknown, timeout=10):
+                reached[(tp.topic, tp.partition)] = tp.offset
+        return all(reached[(tp.topic, tp.partition)] >= ends[(tp.topic, tp.partition)] for tp in wanted)
 
     return done
 
