@@ -42,9 +42,6 @@ def literal_suffix(pattern: str) -> str:
     return pattern
 
 
-def has_wildcard(pattern: str) -> bool:
-    return any(c in WILDCARDS for c in pattern)
-
 
 @lru_cache(maxsize=65536)
 def compile_glob(pattern: str) -> re.Pattern[str]:

@@ -22,7 +22,7 @@ from ..models import Cluster
 from ..render import SECRETS_ROOT
 
 
-class ConnectionError_(FerryError):
+class ClusterConnectionError(FerryError):
     """A cluster cannot be reached as configured (named, with what to fix)."""
 
 
@@ -51,7 +51,7 @@ def _from_spec(name: str, cluster: Cluster, env: Mapping[str, str]) -> Connectio
                 user = (base / "username").read_text().strip()
                 password = (base / "password").read_text().strip()
             except OSError as exc:
-                raise ConnectionError_(
+                raise ClusterConnectionError(
                     f"cluster {name!r} needs SASL credentials: set {_env_key(name, 'USERNAME')} and "
                     f"{_env_key(name, 'PASSWORD')}, or mount Secret {sec.secret!r} at {base} ({exc.strerror})"
                 ) from exc
@@ -77,7 +77,7 @@ class Connections:
             try:
                 self._overrides = json.loads(connections_file.read_text())["clusters"]
             except (OSError, ValueError, KeyError) as exc:
-                raise ConnectionError_(
+                raise ClusterConnectionError(
                     f"{connections_file}: cannot read connections ({exc}); expected JSON with a "
                     "`clusters` section like .ferry/sandbox.json"
                 ) from exc

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from .connections import ConnectionError_, Connections
+from .connections import ClusterConnectionError, Connections
 
 TIMEOUT = 15.0
 
@@ -55,11 +55,11 @@ class Reader:
         try:
             return future.result(timeout=TIMEOUT)
         except KafkaException as exc:
-            raise ConnectionError_(
+            raise ClusterConnectionError(
                 f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}): {what} failed: {exc}"
             ) from exc
         except TimeoutError as exc:
-            raise ConnectionError_(
+            raise ClusterConnectionError(
                 f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}): {what} timed out after "
                 f"{TIMEOUT:.0f}s; check the address and credentials"
             ) from exc
@@ -68,7 +68,7 @@ class Reader:
         try:
             meta = self.admin(cluster).list_topics(timeout=TIMEOUT)
         except KafkaException as exc:
-            raise ConnectionError_(
+            raise ClusterConnectionError(
                 f"cluster {cluster!r} ({self.connections.get(cluster).bootstrap}) did not answer: {exc}; "
                 "check the address and credentials"
             ) from exc
