@@ -28,7 +28,6 @@ import logging
 import re
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -184,6 +183,11 @@ def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, inte
 # ---- reading Connect's status topic
 
 
+# Assign-only reads: no group membership, and librdkafka's own log lines (a coordinator
+# connection torn down at close) kept off stderr; failures surface as exceptions.
+_PROBE = {"group.id": "ferry-probe", "enable.auto.commit": False, "log_level": 0}
+
+
 def status_topic(source_alias: str) -> str:
     """Where a dedicated-mode herder for ``source -> target`` writes statuses (on the target)."""
     return f"mm2-status.{source_alias}.internal"
@@ -191,7 +195,7 @@ def status_topic(source_alias: str) -> str:
 
 def end_offsets(config: Mapping[str, str], topic: str, timeout: float = 10.0) -> dict[int, int]:
     """High watermark per partition; empty when the topic does not exist yet."""
-    consumer = Consumer({**config, "group.id": f"ferry-probe-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer = Consumer({**config, **_PROBE})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
         info = metadata.topics.get(topic)
@@ -218,8 +222,7 @@ def connector_states(
     if not ends:
         return {}
     start = dict(since or {})
-    consumer = Consumer({**config, "group.id": f"ferry-probe-{uuid.uuid4().hex}", "enable.auto.commit": False,
-                         "enable.partition.eof": False})
+    consumer = Consumer({**config, **_PROBE, "enable.partition.eof": False})
     states: dict[str, str] = {}
     try:
         wanted = {p: end for p, end in ends.items() if end > start.get(p, 0)}

@@ -1,0 +1,441 @@
+"""The local stack behind ``ferry sandbox up|down|status``: the specs' clusters, MirrorMaker 2
+for every rendered flow and, when the proxy is installed, one proxy per gateway — all on
+loopback, started detached so they outlive the command, and recorded in ``sandbox.json``.
+
+Layout under the state directory (default ``.ferry/``, git-ignored)::
+
+    sandbox.json                         what runs: clusters, mm2, proxy (pids, addresses, files)
+    logs/                                every process's log (<name>.log / <name>.out)
+    sandbox/clusters/<cluster>/          broker data
+    sandbox/secrets/<secret>/            username, password (the sandbox's SCRAM user)
+    sandbox/mm2/<flow>.properties        the rendered file, localised (sandbox.mm2)
+    sandbox/proxy/<gateway>.routes.yaml  the rendered route table, localised
+
+Pure parts (which node per cluster, the localised route table, the state document, process
+identity) are separate from the IO (``up``, ``down``, ``status``).
+
+Processes are identified by pid **and** start time (``/proc/<pid>/stat`` field 22), so a pid the
+kernel reused for something else is never signalled. Each leads its own process group; ``down``
+signals the group (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compiler.models import SaslMechanism, SecurityProtocol
+from compiler.org import build_org
+from compiler.render import render_org
+from compiler.routing import Endpoint, RouteTable, build_table, parse_route_file
+from compiler.spec import Specs
+from compiler.validate import validate_specs
+from sandbox import processes
+from sandbox.brokerconfig import SCRAM_MECHANISM, SecurityMode
+from sandbox.cluster import DEFAULT_USERS, KafkaNode, allocate_ports, start_all
+from sandbox.clients import ClusterUnreachable, create_topic, fetch_metadata
+from sandbox.jars import ensure_kafka_lib, ensure_policy_jar
+from sandbox.mm2 import (
+    MirrorMaker2,
+    connector_states,
+    mm2_running,
+    status_topic,
+    substitute_mm2_properties,
+    tail,
+    wait_until,
+    write_secret,
+)
+
+STATE_FILE = "sandbox.json"
+SANDBOX_USER = "ferry"  # the SCRAM user written into every Secret folder
+STOP_GRACE_SECONDS = 20.0
+Echo = Callable[[str], None]
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot do what was asked; the message says why (exit 1)."""
+
+
+# ---- pure
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    name: str
+    security: SecurityMode
+    secret: str | None
+
+
+def plan_clusters(specs: Specs) -> list[ClusterPlan]:
+    """One single-node cluster per spec cluster, with the security its spec asks for."""
+    plans = []
+    for name, cluster in sorted(specs.clusters.model.clusters.items()):
+        sec = cluster.security
+        if sec.protocol is SecurityProtocol.PLAINTEXT:
+            plans.append(ClusterPlan(name, SecurityMode.PLAINTEXT, None))
+        elif sec.protocol is SecurityProtocol.SASL_PLAINTEXT and sec.sasl_mechanism is SaslMechanism.SCRAM_SHA_512:
+            plans.append(ClusterPlan(name, SecurityMode.SCRAM, sec.secret))
+        else:
+            mechanism = f" {sec.sasl_mechanism.value}" if sec.sasl_mechanism else ""
+            raise SandboxError(
+                f"cluster {name}: the sandbox runs PLAINTEXT and SASL_PLAINTEXT/{SCRAM_MECHANISM} clusters, "
+                f"not {sec.protocol.value}{mechanism}"
+            )
+    return plans
+
+
+def local_route_table(table: RouteTable, bootstraps: Mapping[str, str]) -> RouteTable:
+    """The rendered table with every cluster endpoint pointing at its local cluster (version recomputed)."""
+    missing = sorted(set(table.clusters) - set(bootstraps))
+    if missing:
+        raise SandboxError(f"gateway {table.gateway}: no local cluster for {', '.join(missing)}")
+    clusters = {name: Endpoint(bootstrap=(bootstraps[name],), tls=False) for name in table.clusters}
+    return build_table(table.gateway, table.listen, table.default_cluster, clusters, list(table.rules))
+
+
+def route_file_text(table: RouteTable) -> str:
+    """A route file the proxy parses (JSON is YAML): the table as the compiler's model dumps it."""
+    return "# ferry sandbox: rendered route table with local cluster endpoints\n" + json.dumps(
+        table.model_dump(mode="json"), indent=2) + "\n"
+
+
+def cluster_entry(node_bootstrap: str, plan: ClusterPlan, password: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"bootstrap": node_bootstrap, "security_protocol": plan.security.value}
+    if plan.security is SecurityMode.SCRAM:
+        entry.update({"sasl_mechanism": SCRAM_MECHANISM, "sasl_username": SANDBOX_USER, "sasl_password": password})
+    return entry
+
+
+# ---- process identity
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None when it is gone (or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def process_record(pid: int, **extra: Any) -> dict[str, Any]:
+    return {"pid": pid, "start_time": start_time(pid), **extra}
+
+
+def is_alive(record: Mapping[str, Any]) -> bool:
+    pid = record.get("pid")
+    return isinstance(pid, int) and start_time(pid) is not None and start_time(pid) == record.get("start_time")
+
+
+def all_processes(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, record) in stop order: proxies, MirrorMaker 2, clusters."""
+    out = [(f"proxy {gw}", rec) for gw, rec in sorted(state.get("proxy", {}).get("gateways", {}).items())]
+    out += [(f"mm2 {flow}", rec) for flow, rec in sorted(state.get("mm2", {}).items())]
+    out += [(f"cluster {name}", rec) for name, rec in sorted(state.get("clusters", {}).items())]
+    return out
+
+
+# ---- state file
+
+
+def state_path(state_dir: Path) -> Path:
+    return state_dir / STATE_FILE
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(state_path(state_dir).read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise SandboxError(f"{state_path(state_dir)} is not valid JSON ({exc}); remove it") from exc
+
+
+def write_state(state_dir: Path, state: Mapping[str, Any]) -> None:
+    path = state_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".json.tmp")
+    scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    os.replace(scratch, path)
+
+
+# ---- up
+
+
+def _proxy_available() -> bool:
+    try:
+        import proxy.cli  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float = 180.0,
+       with_proxy: bool = True) -> dict[str, Any]:
+    """Start everything and wait until it is ready; returns the state written to sandbox.json.
+
+    On failure everything started so far is stopped again and SandboxError raised.
+    """
+    existing = read_state(state_dir)
+    if existing is not None:
+        running = [label for label, rec in all_processes(existing) if is_alive(rec)]
+        if running:
+            raise SandboxError(f"the sandbox is already up ({', '.join(running)}); `ferry sandbox down` first")
+    validation = validate_specs(specs_dir)
+    if not validation.ok:
+        errors = [d for d in validation.diagnostics if d.is_error]
+        raise SandboxError(f"{specs_dir} has {len(errors)} error(s); run `ferry validate --specs {specs_dir}`")
+    specs = validation.specs
+    org = build_org(specs)
+    rendered = render_org(org)
+    plans = plan_clusters(specs)
+
+    data = state_dir / "sandbox"
+    logs = state_dir / "logs"
+    if data.exists():
+        import shutil
+
+        shutil.rmtree(data)
+    logs.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    state: dict[str, Any] = {"ready": False, "specs": str(specs_dir), "state_dir": str(state_dir),
+                             "clusters": {}, "mm2": {}, "proxy": {}}
+    started: list[Any] = []
+    try:
+        lib, jar = ensure_kafka_lib(), ensure_policy_jar()
+        nodes = {
+            p.name: KafkaNode(f"sandbox-{p.name}", base_dir=data / "clusters" / p.name, security=p.security,
+                              log_dir=logs, lib_dir=lib, detached=True)
+            for p in plans
+        }
+        t0 = time.monotonic()
+        echo(f"starting {len(nodes)} cluster(s): {', '.join(nodes)}")
+        started.extend(nodes.values())
+        start_all(list(nodes.values()), timeout=max(30.0, deadline - time.monotonic()))
+        for p in plans:
+            node = nodes[p.name]
+            state["clusters"][p.name] = {
+                **cluster_entry(node.bootstrap, p, DEFAULT_USERS[SANDBOX_USER]),
+                **process_record(node.pid, log=str(node.log_file)),
+            }
+        write_state(state_dir, state)
+        echo(f"  clusters ready in {time.monotonic() - t0:.1f} s")
+
+        bootstraps = {name: node.bootstrap for name, node in nodes.items()}
+        secrets = data / "secrets"
+        for p in plans:
+            if p.secret:
+                write_secret(secrets, p.secret, SANDBOX_USER, DEFAULT_USERS[SANDBOX_USER])
+        # The legacy topics the flows mirror, with the spec's partition counts.
+        for mig in specs.migrations:
+            if not any(f.source == mig.model.source for f in org.flows):
+                continue
+            existing_topics = set(fetch_metadata(nodes[mig.model.source].client_config()).topics)
+            for legacy in sorted(mig.model.topics):
+                if legacy not in existing_topics:
+                    partitions = mig.model.renamed(legacy).partitions or 1
+                    create_topic(nodes[mig.model.source].client_config(), legacy, partitions)
+
+        mm2s: dict[str, MirrorMaker2] = {}
+        for flow in org.flows:
+            config = data / "mm2" / f"{flow.name}.properties"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(substitute_mm2_properties(rendered[f"mm2/{flow.name}.properties"], bootstraps, secrets))
+            mm2 = MirrorMaker2(f"sandbox-mm2-{flow.name}", config, clusters=[flow.target], log_dir=logs,
+                               lib_dir=lib, policy_jar=jar, detached=True)
+            started.append(mm2)
+            mm2.start()
+            mm2s[flow.name] = mm2
+            state["mm2"][flow.name] = process_record(mm2.pid, config=str(config), log=str(mm2.log_file),
+                                                     source=flow.source, target=flow.target)
+            write_state(state_dir, state)
+        t1 = time.monotonic()
+        if mm2s:
+            echo(f"starting MirrorMaker 2 for {len(mm2s)} flow(s): {', '.join(mm2s)}")
+        for flow in org.flows:
+            mm2 = mm2s[flow.name]
+            target = nodes[flow.target].client_config()
+            expected = {r.new for r in flow.renames}
+
+            def ready() -> bool:
+                mm2.check_alive()
+                if not mm2_running(connector_states(target, status_topic(flow.source))):
+                    return False
+                return expected <= set(fetch_metadata(target).topics)
+
+            wait_until(ready, timeout=max(10.0, deadline - time.monotonic()), interval=0.5,
+                       what=f"MirrorMaker 2 {flow.name}: connectors RUNNING and renamed topics created")
+        if mm2s:
+            echo(f"  MirrorMaker 2 ready in {time.monotonic() - t1:.1f} s")
+
+        gateways = org.gateways if with_proxy and _proxy_available() else ()
+        if gateways:
+            state["proxy"] = {"gateways": {}, "admin": {}}
+            echo(f"starting {len(gateways)} proxy(ies): {', '.join(g.table.gateway for g in gateways)}")
+        for gw in gateways:
+            name = gw.table.gateway
+            table = local_route_table(parse_route_file(rendered[f"proxy/{name}.routes.yaml"], name), bootstraps)
+            routes = data / "proxy" / f"{name}.routes.yaml"
+            routes.parent.mkdir(parents=True, exist_ok=True)
+            routes.write_text(route_file_text(table))
+            ports = allocate_ports([f"{name}-listen", f"{name}-admin"])
+            listen, admin = f"127.0.0.1:{ports[f'{name}-listen']}", f"127.0.0.1:{ports[f'{name}-admin']}"
+            log = logs / f"sandbox-proxy-{name}.log"
+            decisions = logs / f"sandbox-proxy-{name}.decisions.jsonl"
+            command = [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", listen,
+                       "--admin", admin, "--decision-log", str(decisions)]
+            proc = processes.spawn(command, output=log, detached=True)
+            started.append(proc)
+            state["proxy"]["gateways"][name] = process_record(
+                proc.pid, listen=listen, admin=f"http://{admin}", routes=str(routes), log=str(log),
+                decision_log=str(decisions))
+            state["proxy"]["admin"][name] = f"http://{admin}"
+            write_state(state_dir, state)
+
+            def proxy_ready() -> bool:
+                if proc.poll() is not None:
+                    raise SandboxError(f"proxy {name} exited with code {proc.poll()}\n{tail(log)}")
+                return _http_ok(f"http://{admin}/readyz")
+
+            wait_until(proxy_ready, timeout=max(10.0, deadline - time.monotonic()), what=f"proxy {name} /readyz")
+        if not gateways:
+            state.pop("proxy")
+        state["ready"] = True
+        write_state(state_dir, state)
+        return state
+    except BaseException:
+        echo("start-up failed; stopping what was started")
+        for thing in reversed(started):
+            try:
+                if isinstance(thing, (KafkaNode, MirrorMaker2)):
+                    thing.stop()
+                else:
+                    processes.terminate(thing, 10.0)
+            except Exception:  # noqa: BLE001 - best effort while unwinding
+                pass
+        state_path(state_dir).unlink(missing_ok=True)
+        raise
+
+
+# ---- down
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_processes(records: list[tuple[str, dict[str, Any]]], grace: float = STOP_GRACE_SECONDS,
+                   echo: Echo = print) -> list[str]:
+    """SIGTERM every live one, wait up to ``grace`` s, SIGKILL what is left; returns what was stopped."""
+    live = [(label, rec) for label, rec in records if is_alive(rec)]
+    for _label, rec in live:
+        _signal_group(rec["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(is_alive(rec) for _l, rec in live):
+        time.sleep(0.1)
+    for label, rec in live:
+        if is_alive(rec):
+            echo(f"  {label}: still running after {grace:.0f} s, SIGKILL")
+            _signal_group(rec["pid"], signal.SIGKILL)
+    kill_deadline = time.monotonic() + 10
+    while time.monotonic() < kill_deadline and any(is_alive(rec) for _l, rec in live):
+        time.sleep(0.05)
+    return [label for label, _rec in live]
+
+
+def down(state_dir: Path, *, echo: Echo = print) -> list[str]:
+    """Stop everything sandbox.json records (proxies and MM2 first, then clusters); remove the data."""
+    state = read_state(state_dir)
+    if state is None:
+        echo(f"nothing to stop: no {state_path(state_dir)}")
+        return []
+    records = all_processes(state)
+    front = [(label, rec) for label, rec in records if not label.startswith("cluster ")]
+    back = [(label, rec) for label, rec in records if label.startswith("cluster ")]
+    stopped = stop_processes(front, echo=echo) + stop_processes(back, echo=echo)
+    left = [label for label, rec in records if is_alive(rec)]
+    if left:
+        raise SandboxError(f"still running: {', '.join(left)}")
+    import shutil
+
+    shutil.rmtree(state_dir / "sandbox", ignore_errors=True)
+    state_path(state_dir).unlink(missing_ok=True)
+    return stopped
+
+
+# ---- status
+
+
+def _port_open(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def status(state_dir: Path) -> dict[str, Any]:
+    """What runs, checked now: process alive, and per kind one cheap liveness probe."""
+    state = read_state(state_dir)
+    if state is None:
+        return {"up": False, "components": []}
+    components = []
+    clients: dict[str, dict[str, str]] = {}
+    for name, rec in sorted(state.get("clusters", {}).items()):
+        config = {"bootstrap.servers": rec["bootstrap"]}
+        if rec.get("sasl_mechanism"):
+            config.update({"security.protocol": rec["security_protocol"], "sasl.mechanism": rec["sasl_mechanism"],
+                           "sasl.username": rec["sasl_username"], "sasl.password": rec["sasl_password"]})
+        clients[name] = config
+        alive = is_alive(rec)
+        detail = rec["bootstrap"]
+        if alive:
+            try:
+                topics = fetch_metadata(config, timeout=5).topics
+                detail += f", {len([t for t in topics if not t.startswith('__')])} topics"
+            except ClusterUnreachable as exc:
+                alive, detail = False, f"{detail}: {exc}"
+        components.append({"kind": "cluster", "name": name, "pid": rec["pid"], "running": alive, "detail": detail})
+    for flow, rec in sorted(state.get("mm2", {}).items()):
+        alive = is_alive(rec)
+        detail = rec["config"]
+        target = clients.get(rec.get("target", ""))
+        if alive and target is not None and is_alive(state["clusters"][rec["target"]]):
+            states = connector_states(target, status_topic(rec["source"]))
+            running = sum(v == "RUNNING" for k, v in states.items() if not k.startswith("topic-"))
+            detail = f"{running} connectors/tasks RUNNING" + ("" if mm2_running(states) else " (not all)")
+            alive = mm2_running(states)
+        components.append({"kind": "mm2", "name": flow, "pid": rec["pid"], "running": alive, "detail": detail})
+    for gw, rec in sorted(state.get("proxy", {}).get("gateways", {}).items()):
+        alive = is_alive(rec) and _http_ok(f"{rec['admin']}/readyz") and _port_open(rec["listen"])
+        components.append({"kind": "proxy", "name": gw, "pid": rec["pid"], "running": alive,
+                           "detail": f"listen {rec['listen']}, admin {rec['admin']}"})
+    return {"up": bool(components) and all(c["running"] for c in components), "components": components}
