@@ -38,8 +38,12 @@ def up(specs_dir: Path, state_dir: Path, timeout: float, no_proxy: bool) -> None
 
     try:
         state = start(specs_dir, state_dir, echo=click.echo, timeout=timeout, with_proxy=not no_proxy)
-    except (SandboxError, TimeoutError, RuntimeError) as exc:
+    except SandboxError as exc:
         click.echo(f"ferry sandbox: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - a failed start-up is reported, not a traceback
+        click.echo(f"ferry sandbox: start-up failed ({type(exc).__name__}): {exc}\n"
+                   f"logs: {state_dir / 'logs'}", err=True)
         sys.exit(1)
     click.echo(f"sandbox up: {state_path(state_dir)}")
     for name, rec in sorted(state["clusters"].items()):

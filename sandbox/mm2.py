@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from compiler.render import SECRETS_ROOT
 from sandbox import processes
@@ -186,6 +186,8 @@ def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, inte
 # Assign-only reads: no group membership, and librdkafka's own log lines (a coordinator
 # connection torn down at close) kept off stderr; failures surface as exceptions.
 _PROBE = {"group.id": "ferry-probe", "enable.auto.commit": False, "log_level": 0}
+_NOT_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART,
+            KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN}
 
 
 def status_topic(source_alias: str) -> str:
@@ -194,7 +196,8 @@ def status_topic(source_alias: str) -> str:
 
 
 def end_offsets(config: Mapping[str, str], topic: str, timeout: float = 10.0) -> dict[int, int]:
-    """High watermark per partition; empty when the topic does not exist yet."""
+    """High watermark per partition; empty when the topic does not exist yet, or is not readable
+    yet (a topic just created answers NOT_LEADER_FOR_PARTITION until its leader is known)."""
     consumer = Consumer({**config, **_PROBE})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
@@ -206,6 +209,11 @@ def end_offsets(config: Mapping[str, str], topic: str, timeout: float = 10.0) ->
             _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
             ends[partition] = high
         return ends
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and (error.retriable() or error.code() in _NOT_YET):
+            return {}
+        raise
     finally:
         consumer.close()
 

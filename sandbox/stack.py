@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from compiler.models import SaslMechanism, SecurityProtocol
 from compiler.org import build_org
 from compiler.render import render_org
@@ -251,11 +253,11 @@ def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float =
         for mig in specs.migrations:
             if not any(f.source == mig.model.source for f in org.flows):
                 continue
-            existing_topics = set(fetch_metadata(nodes[mig.model.source].client_config()).topics)
+            source = {**nodes[mig.model.source].client_config(), "log_level": 3}
+            existing_topics = set(fetch_metadata(source).topics)
             for legacy in sorted(mig.model.topics):
                 if legacy not in existing_topics:
-                    partitions = mig.model.renamed(legacy).partitions or 1
-                    create_topic(nodes[mig.model.source].client_config(), legacy, partitions)
+                    create_topic(source, legacy, mig.model.renamed(legacy).partitions or 1)
 
         mm2s: dict[str, MirrorMaker2] = {}
         for flow in org.flows:
@@ -275,14 +277,17 @@ def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float =
             echo(f"starting MirrorMaker 2 for {len(mm2s)} flow(s): {', '.join(mm2s)}")
         for flow in org.flows:
             mm2 = mm2s[flow.name]
-            target = nodes[flow.target].client_config()
+            target = {**nodes[flow.target].client_config(), "log_level": 3}
             expected = {r.new for r in flow.renames}
 
             def ready() -> bool:
                 mm2.check_alive()
-                if not mm2_running(connector_states(target, status_topic(flow.source))):
-                    return False
-                return expected <= set(fetch_metadata(target).topics)
+                try:
+                    if not mm2_running(connector_states(target, status_topic(flow.source))):
+                        return False
+                    return expected <= set(fetch_metadata(target).topics)
+                except (KafkaException, ClusterUnreachable):
+                    return False  # a topic MM2 just created is not readable for a moment
 
             wait_until(ready, timeout=max(10.0, deadline - time.monotonic()), interval=0.5,
                        what=f"MirrorMaker 2 {flow.name}: connectors RUNNING and renamed topics created")
@@ -429,9 +434,13 @@ def status(state_dir: Path) -> dict[str, Any]:
         detail = rec["config"]
         target = clients.get(rec.get("target", ""))
         if alive and target is not None and is_alive(state["clusters"][rec["target"]]):
-            states = connector_states(target, status_topic(rec["source"]))
-            running = sum(v == "RUNNING" for k, v in states.items() if not k.startswith("topic-"))
-            detail = f"{running} connectors/tasks RUNNING" + ("" if mm2_running(states) else " (not all)")
+            try:
+                states = connector_states(target, status_topic(rec["source"]))
+            except (KafkaException, TimeoutError) as exc:
+                states, detail = {}, f"status topic unreadable: {exc}"
+            else:
+                running = sum(v == "RUNNING" for k, v in states.items() if not k.startswith("topic-"))
+                detail = f"{running} connectors/tasks RUNNING" + ("" if mm2_running(states) else " (not all)")
             alive = mm2_running(states)
         components.append({"kind": "mm2", "name": flow, "pid": rec["pid"], "running": alive, "detail": detail})
     for gw, rec in sorted(state.get("proxy", {}).get("gateways", {}).items()):
