@@ -56,6 +56,11 @@ def prove_mirrored(flow: FlowUnderTest, legacy: Mapping[str, str], target: Mappi
     for topic in flow.topics:
         stray = [n for n in target_topics if n == topic.legacy or n.endswith(f".{topic.legacy}")]
         assert stray == [], f"{topic.legacy} mirrored under a name the map does not give: {stray}"
+    # MM2's own topics (heartbeats, offset syncs, checkpoints, its Connect topics) are all on the
+    # target: --clusters <target>, offset-syncs.topic.location=target, the worker on the target.
+    assert {"heartbeats", "mm2-offset-syncs.legacy-service.internal", "legacy-service.checkpoints.internal"} <= set(
+        target_topics)
+    assert [n for n in legacy_topics if is_mirror_internal(n) and not n.startswith("__")] == []
 
 
 def _translated(target: Mapping[str, str], group: str, topic: str, partitions: int) -> dict[int, int]:
