@@ -132,7 +132,7 @@ def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path |
     """Live gates before a cutover PR merges: topics, mirror lag, offset sync, stray consumers."""
     import json
 
-    from .live.connections import ConnectionError_, Connections
+    from .live.connections import ClusterConnectionError, Connections
     from .live.preflight import format_table, run_preflight, topic_count
 
     specs = _validated(specs_dir).specs
@@ -147,7 +147,7 @@ def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path |
         conns = Connections(specs.clusters.model.clusters, connections)
         with click.progressbar(length=topic_count(selected), label="checking topics", file=sys.stderr) as bar:
             results = run_preflight(specs, selected, conns, out_dir, progress=bar.update)
-    except ConnectionError_ as exc:
+    except ClusterConnectionError as exc:
         click.echo(f"ferry preflight: {exc}", err=True)
         sys.exit(1)
     if fmt == "json":
@@ -171,7 +171,7 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
     import itertools
     import json
 
-    from .live.connections import ConnectionError_, Connections
+    from .live.connections import ClusterConnectionError, Connections
     from .live.facts import Reader
     from .live.preflight import committed_tables
     from .live.status import build_status, format_status, offset_deltas, read_decision_log
@@ -187,7 +187,7 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
     if connections is not None:
         try:
             offset_deltas(specs, rows, Reader(Connections(specs.clusters.model.clusters, connections)))
-        except ConnectionError_ as exc:
+        except ClusterConnectionError as exc:
             click.echo(f"ferry status: {exc}", err=True)
             sys.exit(1)
     if fmt == "json":
@@ -210,11 +210,13 @@ def apply_group() -> None:
               type=click.Path(path_type=Path, file_okay=False), help="Rendered connectors (**/*.json).")
 @click.option("--prune", is_flag=True, help="Delete ferry-* connectors that are no longer rendered.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-def apply_connect(url: str, connect_dir: Path, prune: bool, dry_run: bool) -> None:
+@click.option("--wait", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait for created/updated connectors to start (0: do not check).")
+def apply_connect(url: str, connect_dir: Path, prune: bool, dry_run: bool, wait: float) -> None:
     """Create or update the rendered MirrorMaker 2 connectors on a Connect worker."""
     from .connect_apply import run as apply_connectors
 
-    sys.exit(apply_connectors(url, connect_dir, prune=prune, dry_run=dry_run, echo=click.echo,
+    sys.exit(apply_connectors(url, connect_dir, prune=prune, dry_run=dry_run, wait=wait, echo=click.echo,
                               error=lambda line: click.echo(line, err=True)))
 
 
