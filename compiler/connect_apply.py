@@ -16,7 +16,8 @@ unresolved) plus ``name``. When the worker rejects a config, ``PUT
 /connector-plugins/<class>/config/validate`` names the offending fields.
 
 Exit codes, like the other commands: 0 everything applied (or nothing to do), 1 the worker
-rejected a config or could not be reached, 2 usage (no rendered connectors, unreadable JSON,
+rejected a config, a connector it accepted failed to start (``--wait``), or it could not be
+reached; 2 usage (no rendered connectors, unreadable JSON,
 duplicate names, a URL that is not http(s)).
 """
 
@@ -178,6 +179,33 @@ def summary(actions: Sequence[Action], failed: Sequence[str] = ()) -> str:
     return text
 
 
+SETTLING = {"UNASSIGNED", "RESTARTING"}
+
+
+def _first_line(trace: Any) -> str:
+    return str(trace or "no trace").strip().splitlines()[0]
+
+
+def status_problems(status: Mapping[str, Any]) -> list[str]:
+    """FAILED connector or tasks in a ``GET /connectors/<name>/status`` answer, one line each."""
+    problems = []
+    connector = status.get("connector") or {}
+    if connector.get("state") == "FAILED":
+        problems.append(f"connector FAILED: {_first_line(connector.get('trace'))}")
+    for task in status.get("tasks") or []:
+        if task.get("state") == "FAILED":
+            problems.append(f"task {task.get('id')} FAILED: {_first_line(task.get('trace'))}")
+    return problems
+
+
+def status_settled(status: Mapping[str, Any] | None) -> bool:
+    """The worker has decided: the connector and its tasks are no longer being assigned or restarted."""
+    if not status:
+        return False
+    states = [(status.get("connector") or {}).get("state")] + [t.get("state") for t in status.get("tasks") or []]
+    return all(s is not None and s not in SETTLING for s in states)
+
+
 # ---- the REST client (IO)
 
 
@@ -278,6 +306,10 @@ class ConnectClient:
                 problems.append(f"{value.get('name', '?')}: {error}")
         return problems
 
+    def status(self, name: str) -> dict[str, Any] | None:
+        status, body = self.request("GET", f"/connectors/{_quote(name)}/status")
+        return body if status == 200 and isinstance(body, dict) else None
+
     def current(self) -> dict[str, dict[str, str] | None]:
         return {name: self.get_config(name) for name in self.list_connectors()}
 
@@ -314,8 +346,14 @@ def run(
     echo: Callable[[str], None] = print,
     error: Callable[[str], None] = print,
     client: ConnectClient | None = None,
+    wait: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Apply (or with ``dry_run`` only print) the plan; returns the exit code."""
+    """Apply (or with ``dry_run`` only print) the plan; returns the exit code.
+
+    After creating or updating, wait up to ``wait`` seconds for those connectors to start: a
+    config the worker accepts can still fail when the connector starts (Connect's validation
+    does not instantiate the replication policy, so a bad rename map shows up only here)."""
     try:
         base = check_url(url)
         desired = load_rendered(directory)
@@ -345,5 +383,38 @@ def run(
             failed.append(action.name)
             for line in failure_lines(action.name, exc, by_name.get(action.name), client):
                 error(line)
+    applied = [a.name for a in actions if a.kind in ("create", "update") and a.name not in failed]
+    if applied and not dry_run and wait > 0:
+        failed += check_started(client, applied, wait, echo, error, clock)
     echo(("would be: " if dry_run else "done: ") + summary(actions, failed))
     return 1 if failed else 0
+
+
+def check_started(client: ConnectClient, names: Sequence[str], wait: float, echo: Callable[[str], None],
+                  error: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> list[str]:
+    """Poll the applied connectors' status until each settles (or ``wait`` s pass); report FAILED ones."""
+    deadline = clock() + wait
+    statuses: dict[str, dict[str, Any] | None] = {}
+    pending = list(names)
+    while pending:
+        for name in list(pending):
+            try:
+                statuses[name] = client.status(name)
+            except ConnectError:
+                statuses[name] = None
+            if status_settled(statuses[name]) or status_problems(statuses[name] or {}):
+                pending.remove(name)
+        if not pending or clock() >= deadline:
+            break
+        client.sleep(0.5)
+    failed = []
+    for name in names:
+        problems = status_problems(statuses.get(name) or {})
+        if problems:
+            failed.append(name)
+            error(f"ferry: {name}: accepted, but failed to start:")
+            for problem in problems:
+                error(f"    {problem}")
+    if pending:
+        echo(f"  still starting after {wait:.0f} s: {', '.join(pending)} (GET /connectors/<name>/status)")
+    return failed

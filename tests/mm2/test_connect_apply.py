@@ -20,6 +20,8 @@ from compiler.connect_apply import (
     load_rendered,
     plan,
     run,
+    status_problems,
+    status_settled,
 )
 
 RENDERED_CONNECT = Path(__file__).resolve().parents[2] / "rendered" / "connect"
@@ -110,6 +112,7 @@ class FakeConnect:
         self.connectors: dict[str, dict[str, str]] = {}
         self.hiccups: list[tuple[int, str]] = []  # answered (status, message) before the next request
         self.requests: list[tuple[str, str]] = []
+        self.failing: dict[str, str] = {}  # connector -> trace its start fails with
 
     def handle(self, method: str, path: str, body: object) -> tuple[int, object]:
         self.requests.append((method, path))
@@ -125,6 +128,12 @@ class FakeConnect:
                 {"value": {"name": "tasks.max", "errors": errors}},
                 {"value": {"name": "topics", "errors": ["made-up field error"] if errors else []}},
             ]}
+        if (m := re.fullmatch(r"/connectors/([^/]+)/status", path)) and method == "GET":
+            if m[1] not in self.connectors:
+                return 404, {"error_code": 404, "message": f"No status found for connector {m[1]}"}
+            if m[1] in self.failing:
+                return 200, {"name": m[1], "connector": {"state": "FAILED", "trace": self.failing[m[1]]}, "tasks": []}
+            return 200, {"name": m[1], "connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RUNNING"}]}
         m = re.fullmatch(r"/connectors/([^/]+)(/config)?", path)
         if not m:
             return 404, {"error_code": 404, "message": "no such path"}
@@ -237,3 +246,28 @@ def test_exit_codes_for_usage_and_unreachable(tmp_path: Path) -> None:
     assert apply("http://127.0.0.1:9", tmp_path / "missing")[0] == 2
     code, _, err = apply("http://127.0.0.1:9", RENDERED_CONNECT)
     assert code == 1 and err[0].startswith("ferry: cannot reach Kafka Connect at http://127.0.0.1:9")
+
+
+def test_status_helpers() -> None:
+    assert not status_settled(None)
+    assert not status_settled({"connector": {"state": "UNASSIGNED"}, "tasks": []})
+    assert not status_settled({"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RESTARTING"}]})
+    assert status_settled({"connector": {"state": "RUNNING"}, "tasks": []})
+    failed = {"connector": {"state": "RUNNING"},
+              "tasks": [{"id": 1, "state": "FAILED", "trace": "java.lang.X: boom\n\tat a.b(C.java:1)"}]}
+    assert status_problems(failed) == ["task 1 FAILED: java.lang.X: boom"]
+
+
+def test_a_connector_that_fails_to_start_is_reported(fake) -> None:
+    state, url = fake
+    name = load_rendered(RENDERED_CONNECT)[0].name
+    state.failing[name] = ("org.apache.kafka.common.config.ConfigException: Invalid replication.policy.ferry.renames"
+                           " (1 problem): ...\n\tat dev.ferry.mirror.RenameMap.parse(RenameMap.java:120)")
+    code, out, err = apply(url, RENDERED_CONNECT)
+    assert code == 1
+    assert err == [f"ferry: {name}: accepted, but failed to start:",
+                   "    connector FAILED: org.apache.kafka.common.config.ConfigException: Invalid "
+                   "replication.policy.ferry.renames (1 problem): ..."]
+    assert out[-1] == "done: 5 created, 0 updated, 0 unchanged, 0 deleted, 1 failed"
+    # Without waiting nothing is checked; an unchanged connector is not checked either.
+    assert apply(url, RENDERED_CONNECT, wait=0)[0] == 0

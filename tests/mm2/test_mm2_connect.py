@@ -196,6 +196,24 @@ def test_a_rejected_config_names_the_connector_the_status_and_the_fields(applied
     assert "ferry-broken--governed-source" not in applied.connectors()
 
 
+def test_a_config_accepted_but_failing_to_start_is_reported(applied: Connect, tmp_path: Path) -> None:
+    # Connect's validation does not instantiate the replication policy; the policy refuses the
+    # map when the connector starts.
+    body = json.loads(next(applied.flow.connect_dir.rglob("heartbeat.json")).read_text())
+    body["name"] = "ferry-chained--governed-heartbeat"
+    body["config"]["replication.policy.ferry.renames"] = "a:b,b:c"
+    (tmp_path / "heartbeat.json").write_text(json.dumps(body))
+    try:
+        result = applied.apply(directory=tmp_path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "ferry: ferry-chained--governed-heartbeat: accepted, but failed to start:" in result.stderr
+        assert "FAILED: org.apache.kafka.common.config.ConfigException: Invalid replication.policy.ferry.renames" \
+            in result.stderr
+        assert "chains and cycles are not allowed" in result.stderr
+    finally:
+        applied.request("DELETE", "/connectors/ferry-chained--governed-heartbeat")
+
+
 def test_an_unreachable_worker_is_exit_1_and_a_missing_dir_exit_2(tmp_path: Path) -> None:
     result = run_ferry("apply", "connect", "--url", "http://127.0.0.1:9", "--dir", str(REPO / "rendered/connect"),
                        cwd=REPO)
