@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FERRY := $(BIN)/ferry
 
-.PHONY: setup demo test test-fast e2e bench clean
+.PHONY: setup demo test test-fast e2e bench bench-mm2 sandbox clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ e2e: setup
 
 bench: setup
 	$(BIN)/python bench/compile_scale.py
+
+## bench-mm2: MirrorMaker 2 start, record and offset-sync latencies on local clusters
+bench-mm2: setup
+	$(BIN)/python bench/mm2_latency.py
+
+## sandbox: the example org on this machine (stop it with: .venv/bin/ferry sandbox down)
+sandbox: setup
+	$(FERRY) sandbox up
 
 clean:
 	rm -rf $(VENV) .ferry .pytest_cache
