@@ -84,7 +84,7 @@ def prove_offsets_while_producing(flow: FlowUnderTest, legacy: Mapping[str, str]
         first = run_group(legacy, [topic.legacy], group, done=lambda recs, _c: len(recs) >= 5, commit_every=5)
         wait_until(lambda: (alive(), _translated(target, group, topic.new, topic.partitions))[1],
                    timeout=60, what=f"first offsets of {group} on {topic.new}")
-        timings[f"{label}: offsets of a new group on the target"] = time.monotonic() - started
+        timings[f"{label}: new group's offsets on target"] = time.monotonic() - started
 
         # Its legacy instance reads near the head for a while, committing, then stops.
         stop_at = time.monotonic() + 3.0
@@ -103,7 +103,7 @@ def prove_offsets_while_producing(flow: FlowUnderTest, legacy: Mapping[str, str]
             converged, timeout=30, what=f"{group}: offsets on {topic.new} within offset.lag.max of {committed}",
             describe=lambda: str(_translated(target, group, topic.new, topic.partitions)),
         )
-        timings[f"{label}: offsets within offset.lag.max after the group left"] = time.monotonic() - left_at
+        timings[f"{label}: in lag.max after group left"] = time.monotonic() - left_at
 
         # A member of the group on the target resumes while the producer still writes.
         resumed = run_group(target, [topic.new], group, done=lambda recs, _c: len(recs) >= 10, commit_every=5)
@@ -151,7 +151,7 @@ def prove_offsets_quiesced(flow: FlowUnderTest, legacy: Mapping[str, str], targe
 
     wait_until(exact, timeout=timeout, interval=0.5, what=f"{group}: exact end offsets on the renamed topics",
                describe=lambda: str({t.new: _translated(target, group, t.new, t.partitions) for t in topics}))
-    timings[f"{label}: quiesced group exact on the target"] = time.monotonic() - quiesced_at
+    timings[f"{label}: quiesced group exact on target"] = time.monotonic() - quiesced_at
 
     # Resume on the target: the first record of every partition must be one produced now.
     fresh = {t.legacy: produce(legacy, t.legacy, f"{flow.token}-after", 8 * t.partitions) for t in topics}

@@ -75,7 +75,7 @@ def connect(sandbox_nodes, bootstraps, mm2_secrets, policy_jar, kafka_lib, tmp_p
     PROCESSES.append(worker)
     worker.start()
     try:
-        TIMINGS["Connect worker: start to /health 200"] = worker.wait_ready()
+        TIMINGS["Connect: worker start to /health 200"] = worker.wait_ready()
         yield Connect(flow, worker, before, legacy, target)
     finally:
         worker.stop()

@@ -52,7 +52,7 @@ def dedicated(sandbox_nodes, bootstraps, mm2_secrets, policy_jar, kafka_lib, tmp
         first = flow.topic("orders")
         with TopicReader(target, first.new) as reader:
             reader.wait_for(1, timeout=90, alive=mm2.check_alive)
-        TIMINGS["dedicated MM2: start to first mirrored record"] = time.monotonic() - mm2.started_at
+        TIMINGS["MM2: start to first mirrored record"] = time.monotonic() - mm2.started_at
         yield Dedicated(flow, mm2, before, legacy, target)
     finally:
         mm2.stop()
@@ -88,7 +88,7 @@ def test_mirrors_every_record_under_its_new_name(dedicated: Dedicated) -> None:
 
 def test_group_offsets_follow_the_rename_while_producing(dedicated: Dedicated, timings) -> None:
     duplicates = prove_offsets_while_producing(dedicated.flow, dedicated.legacy, dedicated.target,
-                                               dedicated.mm2.check_alive, timings, "dedicated MM2")
+                                               dedicated.mm2.check_alive, timings, "MM2")
     print(f"duplicates per partition after the switch: {duplicates} (offset.lag.max "
           f"{dedicated.flow.offset_lag_max})")
 
@@ -96,4 +96,4 @@ def test_group_offsets_follow_the_rename_while_producing(dedicated: Dedicated, t
 def test_quiesced_group_resumes_on_the_target_without_duplicates(dedicated: Dedicated, timings) -> None:
     # Needs the last offset sync of each partition, which waits for the next offset flush.
     prove_offsets_quiesced(dedicated.flow, dedicated.legacy, dedicated.target, dedicated.mm2.check_alive, timings,
-                           "dedicated MM2", timeout=DEDICATED_OFFSET_FLUSH_SECONDS + 30)
+                           "MM2", timeout=DEDICATED_OFFSET_FLUSH_SECONDS + 30)

@@ -43,7 +43,7 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
     specs = validate_specs(REPO / "specs").specs
     started = time.monotonic()
     up = ferry("sandbox", "up", "--specs", "specs", "--state-dir", str(state_dir))
-    TIMINGS["ferry sandbox up (example org)"] = time.monotonic() - started
+    TIMINGS["sandbox up (example org, 7 processes)"] = time.monotonic() - started
     state_file = state_dir / "sandbox.json"
     doc = json.loads(state_file.read_text()) if state_file.exists() else {}
     records = [*doc.get("clusters", {}).values(), *doc.get("mm2", {}).values(),
@@ -99,7 +99,7 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
     finally:
         started = time.monotonic()
         down = ferry("sandbox", "down", "--state-dir", str(state_dir), timeout=120)
-        TIMINGS["ferry sandbox down"] = time.monotonic() - started
+        TIMINGS["sandbox down"] = time.monotonic() - started
         for record in records:  # never leave a JVM behind, even if `down` failed
             if is_alive(record):
                 os.killpg(record["pid"], signal.SIGKILL)
