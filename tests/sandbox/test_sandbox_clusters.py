@@ -129,7 +129,9 @@ def test_restart_keeps_topics_records_and_offsets(
     assert fetch_metadata(config).cluster_id == node.cluster_id
 
     assert_same_records(consume(config, topic, len(sent), group=f"{unique}.fresh"), sent)
-    assert sum(committed_offsets(config, topic, 3, f"{unique}.half").values()) == 25
+    # A partition the 25 records did not come from has no commit (-1001): count the others.
+    committed = committed_offsets(config, topic, 3, f"{unique}.half")
+    assert sum(o for o in committed.values() if o >= 0) == 25, committed
     rest = consume(config, topic, len(sent) - 25, group=f"{unique}.half")
     assert len(rest) == 15
     produce(config, topic, orders(5))
