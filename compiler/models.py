@@ -139,6 +139,12 @@ class MirrorMakerDefaults(Strict):
     emit_heartbeats_interval_seconds: int = Field(5, ge=1)
     refresh_topics_interval_seconds: int = Field(30, ge=1)
     refresh_groups_interval_seconds: int = Field(30, ge=1)
+    offset_flush_interval_seconds: int = Field(
+        5, ge=1,
+        description="How often MM2 flushes source offsets, and with them the last offset sync: a group "
+        "that stopped at the end of a quiet topic gets its exact offset on the target only after this "
+        "(Connect's default is 60 s).",
+    )
     offset_lag_max: int = Field(100, ge=0, description="MM2 `offset.lag.max`: bounds duplicates per partition after a switch.")
     replication_factor: int = Field(-1, description="Replication factor of created target topics; -1 = the target broker's default.")
     tasks_max: int = Field(4, ge=1)

@@ -125,6 +125,8 @@ def render_mm2(org: Org, flow: Flow) -> str:
         ("emit.checkpoints.enabled", "true"),
         ("tasks.max", mm.tasks_max),
     ]
+    # The herder of the target side flushes source offsets and the latest offset syncs.
+    global_settings.append((f"{flow.target}.offset.flush.interval.ms", mm.offset_flush_interval_seconds * 1000))
     clusters = [(a, org.cluster(a)) for a in (flow.source, flow.target)]
     return _env.get_template("mm2.properties.j2").render(
         header=header(flow.sources),

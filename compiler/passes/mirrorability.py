@@ -3,7 +3,7 @@
 `dev.ferry.mirror.RenameReplicationPolicy` needs a map that is a bijection with no chains:
 a new name that is also a mirrored legacy name of the same flow makes `a -> b`, `b -> c`
 ambiguous (and `a -> b`, `b -> a` recurses in MM2 until the stack overflows). MM2's default
-`topics.exclude` (`.*[-.]internal`, `.*\\.replica`, `__.*`) silently drops matching legacy
+`topics.exclude` (Kafka 4.3.1: `mm2.*\\.internal`, `.*\\.replica`, `__.*`) silently drops matching legacy
 topics, so such a topic would never be mirrored.
 
 Passing::
@@ -13,7 +13,9 @@ Passing::
 Failing::
 
     topics: {orders: shop.orders.v1, shop.orders.v1: shop.order.v2}   # rename-cycle (a chain)
-    topics: {payments.internal: shop.payment.v1}                      # topic-excluded-by-mm2
+    topics: {payments.replica: shop.payment.v1}                       # topic-excluded-by-mm2
+    topics: {.orders: shop.order.v1}                                  # topic-leading-dot
+    consumer_groups: {connect-billing: {…}}                           # group-excluded-by-mm2
     topics: {orders: orders}                                          # rename-cycle (identity)
     topics: {heartbeats: shop.heartbeat.sent.v1}                      # topic-is-mm2-heartbeats
 """
@@ -31,7 +33,9 @@ from . import Pass
 
 ID = "mirrorability"
 
-MM2_DEFAULT_EXCLUDE = re.compile(r".*[\-\.]internal|.*\.replica|__.*")
+# Kafka 4.3.1's defaults (DefaultTopicFilter, DefaultGroupFilter), verified live.
+MM2_DEFAULT_EXCLUDE = re.compile(r"mm2.*\.internal|.*\.replica|__.*")
+MM2_DEFAULT_GROUP_EXCLUDE = re.compile(r"console-consumer-.*|connect-.*|__.*")
 # MM2's own heartbeat topics (`heartbeats`, `<alias>.heartbeats`): the policy keeps their
 # default naming, so a user topic with such a name can be neither renamed nor told apart.
 MM2_HEARTBEATS = re.compile(r"(.*\.)?heartbeats")
@@ -49,11 +53,18 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     mig.key_at("topics", legacy),
                     "topic-excluded-by-mm2",
                     f"legacy topic {legacy!r} matches MirrorMaker 2's default topics.exclude "
-                    "(.*[-.]internal, .*\\.replica, __.*) and would never be mirrored; "
+                    "(mm2.*\\.internal, .*\\.replica, __.*) and would never be mirrored; "
                     "remove it from the rename map (internal topics are recreated by their owners, "
                     "not migrated), or rename the legacy topic first",
                 )
             for name, where in ((legacy, "legacy"), (mig.model.renamed(legacy).to, "new")):
+                if name.startswith("."):
+                    yield Diagnostic(
+                        mig.key_at("topics", legacy) if where == "legacy" else mig.at("topics", legacy),
+                        "topic-leading-dot",
+                        f"{where} topic name {name!r} starts with '.', which the rename policy cannot "
+                        "map (MM2 treats '.' as its separator): rename the topic first, or leave it out",
+                    )
                 if MM2_HEARTBEATS.fullmatch(name):
                     yield Diagnostic(
                         mig.key_at("topics", legacy) if where == "legacy" else mig.at("topics", legacy),
@@ -61,6 +72,15 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                         f"{where} topic name {name!r} is MirrorMaker 2's heartbeats topic name; MM2 would "
                         "treat it as its own: pick another name (or leave this topic out of the migration)",
                     )
+        for group in sorted(mig.model.consumer_groups):
+            if MM2_DEFAULT_GROUP_EXCLUDE.fullmatch(group):
+                yield Diagnostic(
+                    mig.key_at("consumer_groups", group),
+                    "group-excluded-by-mm2",
+                    f"consumer group {group!r} matches MirrorMaker 2's default groups.exclude "
+                    "(console-consumer-.*, connect-.*, __.*): its offsets would never be synced and it "
+                    "would restart from scratch on the target; use another group id before migrating it",
+                )
     for (source, target), renames in sorted(flows.items()):
         for legacy, (new, mig) in sorted(renames.items()):
             if new == legacy:

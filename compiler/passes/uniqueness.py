@@ -2,7 +2,8 @@
 
 * A spec's rename map is injective: two legacy topics never share a new name.
 * A legacy topic is moved by at most one *active* migration (per source cluster).
-* A new topic name is used once per target cluster, across all migrations.
+* A new topic name is used once per target cluster, across all migrations (and no two
+  differ only by '.' versus '_', which Kafka refuses).
 * A consumer group id is declared once per target cluster (group ids are not renamed, so
   two legacy clusters' `mailer` groups would collide on the target).
 
@@ -37,6 +38,9 @@ def _to_path(mig: Migration, legacy: str) -> tuple[str, ...]:
 def run(specs: Specs) -> Iterator[Diagnostic]:
     claimed: dict[tuple[str, str], tuple[Migration, Position]] = {}
     new_names: dict[tuple[str, str], tuple[Migration, str, Position]] = {}
+    # Kafka refuses a topic whose name differs from an existing one only by '.' vs '_'
+    # (their metric names collide), so those count as the same name too.
+    folded: dict[tuple[str, str], tuple[str, Position]] = {}
     groups: dict[tuple[str, str], tuple[Migration, Position]] = {}
     for mig in specs.migrations:
         spec = mig.model
@@ -80,6 +84,18 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                 )
             else:
                 new_names.setdefault(nkey, (mig, legacy, pos))
+                fkey = (spec.target, new.replace(".", "_"))
+                if fkey in folded and folded[fkey][0] != new:
+                    other_new, other_pos = folded[fkey]
+                    yield Diagnostic(
+                        pos,
+                        "new-topic-collides",
+                        f"new topic name {new!r} differs from {other_new!r} only by '.' versus '_'; "
+                        "Kafka refuses the second of such names (their metrics collide): pick another name",
+                        related=((other_pos, f"{other_new!r}"),),
+                    )
+                else:
+                    folded.setdefault(fkey, (new, pos))
         for group in sorted(spec.consumer_groups):
             key = (spec.target, group)
             pos = mig.key_at("consumer_groups", group)
