@@ -8,7 +8,7 @@ from pathlib import Path, PurePath
 from typing import Generic, TypeVar
 
 from .diagnostics import Position
-from .loader import PathKey, RawDocument
+from .loader import RawDocument
 from .models import ClustersSpec, MigrationSpec, PolicySpec
 
 M = TypeVar("M")

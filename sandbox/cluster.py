@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox import processes
+from sandbox.service import JavaProcess
 from sandbox.brokerconfig import (
     SecurityMode,
     broker_properties,
@@ -69,7 +70,6 @@ STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 # The storage tool is a short JVM (about 1 s); a minute means it is stuck.
 FORMAT_TIMEOUT_SECONDS = 60.0
 # A combined broker+controller with an empty log stops in well under a second.
-STOP_TIMEOUT_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 60.0
 
 
@@ -88,13 +88,6 @@ def read_meta_cluster_id(data_dir: Path) -> str | None:
             return line.split("=", 1)[1].strip()
     return None
 
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        content = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"(no {path.name})"
-    return "\n".join(content[-lines:])
 
 
 # ---- ports
@@ -133,7 +126,7 @@ def allocate_ports(names: Sequence[str]) -> dict[str, int]:
 # ---- the node
 
 
-class KafkaNode:
+class KafkaNode(JavaProcess):
     """A single-node KRaft cluster in its own JVM::
 
         node = KafkaNode("legacy", base_dir=tmp / "legacy")
@@ -190,14 +183,6 @@ class KafkaNode:
         return self.base_dir / "server.properties"
 
     @property
-    def log_file(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    @property
-    def out_file(self) -> Path:
-        return self.log_dir / f"{self.name}.out"
-
-    @property
     def cluster_id(self) -> str:
         if self._cluster_id is None:
             raise KafkaNodeError(f"{self.name}: not prepared yet (call start)")
@@ -213,14 +198,6 @@ class KafkaNode:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports['CLIENT']}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def client_config(self, user: str | None = None, password: str | None = None) -> dict[str, str]:
         """Settings for confluent-kafka clients; on SCRAM the admin user unless told otherwise."""
         if self.security is SecurityMode.PLAINTEXT:
@@ -231,12 +208,6 @@ class KafkaNode:
                 raise KeyError(f"{self.name}: no SCRAM user {user!r}; pass its password")
             password = self.users[user]
         return client_settings(self.security, self.bootstrap, user, password)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return (
-            f"--- {self.out_file}\n{tail(self.out_file, lines)}\n"
-            f"--- {self.log_file}\n{tail(self.log_file, lines)}"
-        )
 
     # -- lifecycle
 
@@ -356,22 +327,6 @@ class KafkaNode:
                 log.info("%s: ready in %.2f s", self.name, self.ready_seconds)
                 return self.ready_seconds
             time.sleep(0.05)
-
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
-        """SIGTERM (a clean, controlled shutdown), SIGKILL after ``timeout`` s. None if not running."""
-        if self._proc is None:
-            return None
-        code = processes.terminate(self._proc, timeout)
-        self._proc = None
-        return code
-
-    def kill(self) -> int | None:
-        """SIGKILL: a crash. Data written before it survives (it is in the page cache)."""
-        if self._proc is None:
-            return None
-        code = processes.kill(self._proc)
-        self._proc = None
-        return code
 
     def restart(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
         """Stop if running, start again on the same ports and data; returns seconds to ready."""

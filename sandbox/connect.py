@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox import processes
+from sandbox.service import JavaProcess
 from sandbox.brokerconfig import render_properties
 from sandbox.cluster import allocate_ports
 from sandbox.jars import REPO_ROOT, ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
-from sandbox.mm2 import local_secret_path, tail
+from sandbox.mm2 import local_secret_path
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ DIRECTORY_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryCo
 BYTE_ARRAY = "org.apache.kafka.connect.converters.ByteArrayConverter"
 DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 READY_TIMEOUT_SECONDS = 90.0
-STOP_TIMEOUT_SECONDS = 20.0
 # The worker commits source offsets, and MirrorSourceTask flushes its latest offset syncs, every
 # offset.flush.interval.ms (Connect's default 60 s). A quiesced partition's last sync waits for
 # it, so a group that read to the end converges exactly only after the next flush.
@@ -109,7 +109,7 @@ def worker_properties(
     return props
 
 
-class ConnectWorker:
+class ConnectWorker(JavaProcess):
     """One distributed Connect worker::
 
         worker = ConnectWorker("ferry-connect", bootstrap=target.bootstrap, ...).start()
@@ -161,26 +161,10 @@ class ConnectWorker:
         return self.base_dir / "worker.properties"
 
     @property
-    def log_file(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    @property
-    def out_file(self) -> Path:
-        return self.log_dir / f"{self.name}.out"
-
-    @property
     def url(self) -> str:
         if self.rest_port is None:
             raise RuntimeError(f"{self.name}: not started")
         return f"http://127.0.0.1:{self.rest_port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def properties(self) -> dict[str, str]:
         if self.rest_port is None:
@@ -251,23 +235,6 @@ class ConnectWorker:
     def connector_status(self, name: str) -> Mapping[str, object] | None:
         status, body = self.get(f"/connectors/{name}/status")
         return body if status == 200 and isinstance(body, dict) else None
-
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
-        if self._proc is None:
-            return None
-        code = processes.terminate(self._proc, timeout)
-        self._proc = None
-        return code
-
-    def kill(self) -> int | None:
-        if self._proc is None:
-            return None
-        code = processes.kill(self._proc)
-        self._proc = None
-        return code
-
-    def log_tail(self, lines: int = 40) -> str:
-        return f"--- {self.out_file}\n{tail(self.out_file, lines)}\n--- {self.log_file}\n{tail(self.log_file, lines)}"
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}, {self.url}" if self.is_running else "stopped"

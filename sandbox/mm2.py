@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from compiler.render import SECRETS_ROOT
 from sandbox import processes
+from sandbox.service import JavaProcess
 from sandbox.jars import REPO_ROOT, ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
 
@@ -45,7 +46,6 @@ MIRROR_MAKER_MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
 DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 # MM2 stops its herders and tasks on SIGTERM; a task that does not stop in time is abandoned
 # after task.shutdown.graceful.timeout.ms (5 s), so 20 s means it is stuck.
-STOP_TIMEOUT_SECONDS = 20.0
 
 T = TypeVar("T")
 
@@ -283,7 +283,7 @@ def mm2_running(states: Mapping[str, str]) -> bool:
 # ---- the process
 
 
-class MirrorMaker2:
+class MirrorMaker2(JavaProcess):
     """One dedicated-mode MirrorMaker 2 JVM::
 
         mm2 = MirrorMaker2("legacy--governed", config_file, clusters=["governed"]).start()
@@ -320,25 +320,6 @@ class MirrorMaker2:
         self._proc: subprocess.Popen[bytes] | None = None
         self.started_at: float | None = None
 
-    @property
-    def log_file(self) -> Path:
-        return self.log_dir / f"{self.name}.log"
-
-    @property
-    def out_file(self) -> Path:
-        return self.log_dir / f"{self.name}.out"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def exit_code(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
-
     def command(self) -> list[str]:
         lib = self._lib_dir or ensure_kafka_lib()
         jar = self._policy_jar or ensure_policy_jar()
@@ -367,38 +348,13 @@ class MirrorMaker2:
         log.info("%s: MirrorMaker 2 pid %s (%s)", self.name, self._proc.pid, self.config_file)
         return self
 
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
-        if self._proc is None:
-            return None
-        code = processes.terminate(self._proc, timeout)
-        self._proc = None
-        return code
-
-    def kill(self) -> int | None:
-        """SIGKILL: a crash, no graceful commit of offsets or syncs."""
-        if self._proc is None:
-            return None
-        code = processes.kill(self._proc)
-        self._proc = None
-        return code
-
     def check_alive(self) -> None:
         """Raise with the log tail if the JVM exited (use inside waits, to fail fast)."""
         if self._proc is not None and self._proc.poll() is not None:
             raise RuntimeError(f"{self.name}: MirrorMaker 2 exited with code {self._proc.poll()}\n{self.log_tail()}")
 
-    def log_tail(self, lines: int = 40) -> str:
-        return f"--- {self.out_file}\n{tail(self.out_file, lines)}\n--- {self.log_file}\n{tail(self.log_file, lines)}"
-
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.is_running else "stopped"
         return f"MirrorMaker2({self.name!r}, {self.config_file.name}, {state})"
 
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        content = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return f"(no {path.name})"
-    return "\n".join(content[-lines:])
 

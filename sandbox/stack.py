@@ -47,13 +47,13 @@ from sandbox.brokerconfig import SCRAM_MECHANISM, SecurityMode
 from sandbox.cluster import DEFAULT_USERS, KafkaNode, allocate_ports, start_all
 from sandbox.clients import ClusterUnreachable, create_topic, fetch_metadata
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar
+from sandbox.service import tail
 from sandbox.mm2 import (
     MirrorMaker2,
     connector_states,
     mm2_running,
     status_topic,
     substitute_mm2_properties,
-    tail,
     wait_until,
     write_secret,
 )
