@@ -135,6 +135,12 @@ def test_every_gate_against_real_clusters(tmp_path, legacy, target, unique):
     commit(tc, f"{u}-billing", {(f"shop.{u}.orders.v1", 0): 10})
     _, res = preflight(tmp_path, conns)
     assert "target would SKIP 2 record(s)" in res[("offset-sync", f"{u}-billing")]["detail"]
+    # `ferry status --connections` reports the same difference for the group in transition.
+    r = run_ferry("status", "--specs", str(tmp_path / "specs"), "--out", str(tmp_path / "rendered"),
+                  "--connections", str(conns), "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    billing = next(e for e in json.loads(r.stdout)["entries"] if e["name"] == f"{u}-billing")
+    assert (billing["stage"], billing["offset_delta"]) == ("cut over", 2)
     commit(tc, f"{u}-billing", {(f"shop.{u}.orders.v1", 0): 8})
 
     # Someone starts the group on the target before the cutover: refused.
