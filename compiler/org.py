@@ -49,10 +49,6 @@ class Org:
     def cluster(self, name: str) -> Cluster:
         return self.specs.clusters.model.clusters[name]
 
-    @property
-    def base_sources(self) -> tuple[str, str]:
-        return (self.specs.source_name(self.specs.clusters), self.specs.source_name(self.specs.policy))
-
 
 def endpoint(cluster: Cluster) -> Endpoint:
     return Endpoint(bootstrap=tuple(cluster.bootstrap), tls=cluster.security.uses_tls)
@@ -123,7 +119,7 @@ def build_org(specs: Specs) -> Org:
         built.append(
             Flow(
                 source, target, tuple(renames), tuple(sorted(groups)),
-                tuple(sorted(sources | set((specs.source_name(specs.clusters), specs.source_name(specs.policy))))),
+                tuple(sorted(sources | {specs.source_name(specs.clusters), specs.source_name(specs.policy)})),
             )
         )
     return Org(specs, tuple(gateways), tuple(built))

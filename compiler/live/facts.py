@@ -45,6 +45,7 @@ class Reader:
     def __init__(self, connections: Connections):
         self.connections = connections
         self._admins: dict[str, AdminClient] = {}
+        self._group_ids: dict[str, list[str]] = {}
 
     def admin(self, cluster: str) -> AdminClient:
         if cluster not in self._admins:
@@ -99,8 +100,11 @@ class Reader:
         return {(tp.topic, tp.partition): self._wait(cluster, f, "list offsets").offset for tp, f in futures.items()}
 
     def group_ids(self, cluster: str) -> list[str]:
-        result = self._wait(cluster, self.admin(cluster).list_consumer_groups(request_timeout=TIMEOUT), "list groups")
-        return sorted(g.group_id for g in result.valid)
+        """The cluster's consumer groups, listed once per run (one run is one point in time)."""
+        if cluster not in self._group_ids:
+            result = self._wait(cluster, self.admin(cluster).list_consumer_groups(request_timeout=TIMEOUT), "list groups")
+            self._group_ids[cluster] = sorted(g.group_id for g in result.valid)
+        return self._group_ids[cluster]
 
     def groups(self, cluster: str, ids: Iterable[str]) -> dict[str, GroupFacts]:
         ids = sorted(set(ids))
