@@ -114,11 +114,15 @@ class Decision:
 
 
 def content_version(table: RouteTable) -> str:
+    return _behaviour_hash(table.gateway, table.default_cluster, table.clusters, table.rules)
+
+
+def _behaviour_hash(gateway: str, default_cluster: str, clusters: dict[str, Endpoint], rules) -> str:
     behaviour = {
-        "gateway": table.gateway,
-        "default_cluster": table.default_cluster,
-        "clusters": {k: v.model_dump(mode="json") for k, v in sorted(table.clusters.items())},
-        "rules": [[r.match, r.action, r.cluster] for r in table.rules],
+        "gateway": gateway,
+        "default_cluster": default_cluster,
+        "clusters": {k: v.model_dump(mode="json") for k, v in sorted(clusters.items())},
+        "rules": [[r.match, r.action, r.cluster] for r in rules],
     }
     blob = json.dumps(behaviour, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -127,12 +131,8 @@ def content_version(table: RouteTable) -> str:
 def build_table(
     gateway: str, listen: str, default_cluster: str, clusters: dict[str, Endpoint], rules: list[RouteRule]
 ) -> RouteTable:
-    draft = RouteTable.model_construct(
-        gateway=gateway, version="", listen=listen, default_cluster=default_cluster,
-        clusters=dict(sorted(clusters.items())), rules=tuple(rules),
-    )
     return RouteTable(
-        gateway=gateway, version=content_version(draft), listen=listen,
+        gateway=gateway, version=_behaviour_hash(gateway, default_cluster, clusters, rules), listen=listen,
         default_cluster=default_cluster, clusters=dict(sorted(clusters.items())), rules=tuple(rules),
     )
 
