@@ -31,7 +31,6 @@ import json
 import os
 import re
 import resource
-import select
 import socket
 import statistics
 import struct

@@ -179,14 +179,35 @@ def consume(
     return records
 
 
+# A group's coordinator answers these while it moves or loads __consumer_offsets (for a few
+# seconds after a broker starts, or after MirrorMaker 2 first writes a group): ask again.
+_COORDINATOR_NOT_READY = frozenset({
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
+})
+
+
 def committed_offsets(config: Mapping[str, str], topic: str, partitions: int, group: str,
                       timeout: float = 10.0) -> dict[int, int]:
+    """Committed offset of ``group`` per partition of ``topic`` (-1001 where it has none).
+
+    Retries while the coordinator is not ready; any other error, or one that outlasts
+    ``timeout``, is raised."""
+    deadline = time.monotonic() + timeout
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False})
     try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=timeout)
+        while True:
+            try:
+                committed = consumer.committed(tps, timeout=max(deadline - time.monotonic(), 1.0))
+                return {tp.partition: tp.offset for tp in committed}
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                not_ready = isinstance(error, KafkaError) and error.code() in _COORDINATOR_NOT_READY
+                if not not_ready or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
-    return {tp.partition: tp.offset for tp in committed}
 
 
 def _record(message: Message) -> Record:

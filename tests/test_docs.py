@@ -3,7 +3,6 @@ commands run against the repository and must print exactly what the block shows.
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 

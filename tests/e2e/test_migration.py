@@ -22,8 +22,6 @@ and every connection the proxy logged went where its route table (by version) sa
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -38,7 +36,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from compiler.routing import parse_route_file
 from ferry_testing import REPO, run_ferry
-from sandbox.clients import create_topic
+from sandbox.clients import committed_offsets, create_topic
 from sandbox.mm2 import MirrorMaker2, substitute_mm2_properties, write_secret
 
 pytestmark = pytest.mark.kafka
@@ -284,14 +282,9 @@ class Platform:
         self.mm2 = MirrorMaker2("e2e-mm2", local, clusters=["governed"]).start()
 
     def target_committed(self, group: str, topic: str) -> dict[int, int]:
-        c = Consumer({**self.target.client_config(), "group.id": group})
-        try:
-            from confluent_kafka import TopicPartition
-            parts = TOPICS[[k for k, v in TOPICS.items() if v[0] == topic][0]][1]
-            got = c.committed([TopicPartition(topic, p) for p in range(parts)], timeout=10)
-            return {tp.partition: tp.offset for tp in got if tp.offset >= 0}
-        finally:
-            c.close()
+        parts = next(n for (new, n) in TOPICS.values() if new == topic)
+        got = committed_offsets(self.target.client_config(), topic, parts, group)
+        return {p: o for p, o in got.items() if o >= 0}
 
     def preflight_ok(self, group: str) -> bool:
         conns = self.root / "connections.json"

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from compiler.render import render_specs
 from compiler.validate import validate_specs
-from sandbox.clients import create_topic, fetch_metadata
+from sandbox.clients import committed_offsets, create_topic, fetch_metadata
 from sandbox.mm2 import substitute_connector, substitute_mm2_properties
 
 HERE = Path(__file__).resolve().parent
@@ -408,12 +408,7 @@ def at_end(ends: Mapping[tuple[str, int], int]) -> Callable[[list[Seen], Consume
 
 def group_offsets(config: Mapping[str, str], group: str, topic: str, partitions: int) -> dict[int, int]:
     """Committed offsets (-1001 when none) of ``group`` on ``topic``."""
-    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False})
-    try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset for tp in committed}
+    return committed_offsets(config, topic, partitions, group)
 
 
 def by_partition(records: Iterable[Seen]) -> dict[int, list[Seen]]:
