@@ -15,10 +15,17 @@ in production). Then, each measured direct and through the proxy in the same run
 5. memory: the proxy's RSS with 10,000 idle client connections (no first frame yet), and with
    idle established pipes.
 
-The machine has 2 cores shared by the broker JVM, the proxy and this client, so absolute
-numbers are modest; the ratios are the point. Last line, machine-readable:
+CPU layout. In production the proxy runs in its own pods, never on the brokers' cores. When the
+bench starts the broker itself it reproduces that on this machine: the broker and this load
+generator are pinned to one half of the CPUs and the proxy to the other ("isolated"), so direct
+and proxied runs give the broker the same CPU and the proxy's own cost cannot slow the broker
+down. Figures 1-3 are measured that way; 2 and 3 are then measured again with every process on
+every CPU ("shared": the proxy, the broker and the client compete for the same two cores), and
+printed too. With ``--bootstrap`` (someone else's broker) everything runs shared. Last line,
+machine-readable (the ratios of the first five fields follow ``layout``):
 
     proxy_bench added_p99_ms=<f> bootstrap_ratio=<f> pipe_ratio=<f> idle10k_rss_mb=<f> reload_ms=<f>
+        layout=<isolated|shared> bootstrap_ratio_shared=<f> pipe_ratio_shared=<f>   (one line)
 
 Usage: .venv/bin/python bench/proxy_bench.py [--quick]
 """
@@ -364,7 +371,7 @@ def pipe_memory(proxy: ProxyProcess, count: int) -> tuple[float, float]:
 # ------------------------------------------------------------------------------------------
 
 
-#: Direct and proxied throughput runs alternate in this many slices each.
+#: Direct and proxied throughput runs alternate in this many slices each (after a warm-up pair).
 ROUNDS = 5
 
 
@@ -384,7 +391,111 @@ QUICK = Sizes(latency_n=200, rate_concurrency=8, rate_seconds=1.5, pipe_mb=8, pi
               idle=1000, pipes=200)
 
 
-def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path) -> dict[str, float]:
+@dataclass(frozen=True)
+class CpuLayout:
+    """Where each process may run: the broker and the load generator on ``clients``, the proxy on
+    ``proxy``. Applied to every thread the processes have; threads they start later inherit it."""
+
+    name: str
+    clients: frozenset[int]
+    proxy: frozenset[int]
+
+    @classmethod
+    def shared(cls, cpus: frozenset[int]) -> CpuLayout:
+        return cls("shared", cpus, cpus)
+
+    @classmethod
+    def isolated(cls, cpus: frozenset[int]) -> CpuLayout | None:
+        """Half of the CPUs for the broker and the client, the rest for the proxy; None on one CPU."""
+        ordered = sorted(cpus)
+        if len(ordered) < 2:
+            return None
+        half = len(ordered) // 2
+        return cls("isolated", frozenset(ordered[:half]), frozenset(ordered[half:]))
+
+    def apply(self, broker_pid: int, proxy_pid: int) -> None:
+        pin(broker_pid, self.clients)
+        pin(os.getpid(), self.clients)
+        pin(proxy_pid, self.proxy)
+
+    def describe(self) -> str:
+        if self.clients == self.proxy:
+            return f"shared: broker, client and proxy on CPUs {sorted(self.clients)}"
+        return f"isolated: broker and client on CPUs {sorted(self.clients)}, proxy on CPUs {sorted(self.proxy)}"
+
+
+def pin(pid: int, cpus: frozenset[int]) -> None:
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:  # a thread that just ended
+            pass
+
+
+@dataclass
+class Rates:
+    direct: float
+    proxied: float
+    failures: tuple[int, int]
+    proxy_cpu_s: float  # proxy CPU per unit (one bootstrap, or one GB)
+
+    @property
+    def ratio(self) -> float:
+        return self.proxied / self.direct
+
+
+def _alternate(measure_direct, measure_proxied, proxy: ProxyProcess) -> tuple[list, list, float]:
+    """One discarded warm-up pair, then ROUNDS direct/proxied slices alternating, so background
+    load drifting during the run hits both sides alike. Returns the slices and the proxy's CPU
+    seconds during the proxied ones."""
+    measure_direct()
+    measure_proxied()
+    direct, proxied, cpu = [], [], 0.0
+    for _ in range(ROUNDS):
+        direct.append(measure_direct())
+        cpu0 = proxy.cpu_seconds()
+        proxied.append(measure_proxied())
+        cpu += proxy.cpu_seconds() - cpu0
+    return direct, proxied, cpu
+
+
+def measure_rate(direct: Address, proxy: ProxyProcess, sizes: Sizes) -> Rates:
+    slice_s = sizes.rate_seconds / ROUNDS
+    d, p, cpu = _alternate(lambda: bootstrap_rate(direct, sizes.rate_concurrency, slice_s),
+                           lambda: bootstrap_rate(proxy.address, sizes.rate_concurrency, slice_s), proxy)
+    d_rate, p_rate = statistics.mean(r for r, _ in d), statistics.mean(r for r, _ in p)
+    failures = (sum(f for _, f in d), sum(f for _, f in p))
+    return Rates(d_rate, p_rate, failures, cpu / (p_rate * sizes.rate_seconds))
+
+
+def measure_pipe(direct: Address, proxy: ProxyProcess, topic: str, sizes: Sizes) -> Rates:
+    slice_s = sizes.pipe_seconds / ROUNDS
+    d, p, cpu = _alternate(lambda: pipe_throughput(direct, topic, slice_s),
+                           lambda: pipe_throughput(proxy.address, topic, slice_s), proxy)
+    d_bps, p_bps = statistics.mean(d), statistics.mean(p)
+    return Rates(d_bps, p_bps, (0, 0), cpu / (p_bps * sizes.pipe_seconds / 1e9))
+
+
+def print_rate(r: Rates, sizes: Sizes, layout: CpuLayout) -> None:
+    print(f"bootstrap rate ({sizes.rate_concurrency} concurrent clients, {sizes.rate_seconds:g} s each, "
+          f"in {ROUNDS} alternating slices; {layout.name}):")
+    print(f"  direct {r.direct:8.0f}/s  proxied {r.proxied:8.0f}/s  ratio {r.ratio:.2f}"
+          f"  failures {r.failures[0]}/{r.failures[1]}   (target >= 0.80)")
+    print(f"  proxy CPU (user+sys) per bootstrap {r.proxy_cpu_s * 1e6:.0f} us: about "
+          f"{1 / r.proxy_cpu_s:.0f} bootstraps/s per proxy core")
+
+
+def print_pipe(r: Rates, sizes: Sizes, layout: CpuLayout) -> None:
+    print(f"pipe throughput (1 MiB Fetch responses, 4 in flight, one connection, {sizes.pipe_seconds:g} s each, "
+          f"in {ROUNDS} alternating slices; {layout.name}):")
+    print(f"  direct {r.direct / 1e6:8.0f} MB/s  proxied {r.proxied / 1e6:8.0f} MB/s  ratio {r.ratio:.2f}"
+          f"   (target >= 0.80)")
+    print(f"  proxy CPU per GB piped {r.proxy_cpu_s:.2f} s")
+
+
+def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path, broker_pid: int | None = None) -> dict[str, float]:
+    """Every measurement against the broker at ``legacy_bootstrap``. With ``broker_pid`` (a broker
+    this process started) the CPUs are split as the module docstring says; without, shared."""
     host, port = legacy_bootstrap.rsplit(":", 1)
     direct: Address = (host, int(port))
     routes = workdir / "gw-bench.routes.yaml"
@@ -392,8 +503,16 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path) -> dict[str, float]:
     raise_nofile(sizes.idle + 2048)
     proxy = ProxyProcess(routes, workdir, "--max-connections", str(sizes.idle + 1000),
                          "--first-frame-timeout", "300", "--reload-interval", "0.05", "--reload-debounce", "0.05")
+    all_cpus = frozenset(os.sched_getaffinity(0))
+    shared = CpuLayout.shared(all_cpus)
+    main_layout = (CpuLayout.isolated(all_cpus) if broker_pid is not None else None) or shared
     out: dict[str, float] = {}
     try:
+        if main_layout is not shared:
+            assert broker_pid is not None
+            main_layout.apply(broker_pid, proxy.proc.pid)
+        print(f"CPU layout for 1-3: {main_layout.describe()}")
+        out["isolated"] = float(main_layout is not shared)
         lat = latency(direct, proxy.address, sizes.latency_n)
         print(f"bootstrap latency (connect+ApiVersions+Metadata, n={sizes.latency_n}, sequential):")
         print(f"  direct  p50 {lat.direct_p50 * 1000:7.3f} ms  p99 {lat.direct_p99 * 1000:7.3f} ms")
@@ -401,46 +520,29 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path) -> dict[str, float]:
         print(f"  added   p50 {lat.added_p50_ms:7.3f} ms  p99 {lat.added_p99_ms:7.3f} ms   (target p99 <= 1 ms)")
         out["added_p50_ms"], out["added_p99_ms"] = lat.added_p50_ms, lat.added_p99_ms
 
-        # Alternating slices, so background load drifting during the run hits both sides alike.
-        slice_s = sizes.rate_seconds / ROUNDS
-        d_rates, p_rates, d_fail, p_fail, proxy_cpu = [], [], 0, 0, 0.0
-        for _ in range(ROUNDS):
-            rate, fail = bootstrap_rate(direct, sizes.rate_concurrency, slice_s)
-            d_rates.append(rate)
-            d_fail += fail
-            cpu0 = proxy.cpu_seconds()
-            rate, fail = bootstrap_rate(proxy.address, sizes.rate_concurrency, slice_s)
-            proxy_cpu += proxy.cpu_seconds() - cpu0
-            p_rates.append(rate)
-            p_fail += fail
-        d_rate, p_rate = statistics.mean(d_rates), statistics.mean(p_rates)
-        per_bootstrap = proxy_cpu / (p_rate * sizes.rate_seconds)
-        out["bootstrap_ratio"] = p_rate / d_rate
-        print(f"bootstrap rate ({sizes.rate_concurrency} concurrent clients, {sizes.rate_seconds:g} s each, "
-              f"in {ROUNDS} alternating slices):")
-        print(f"  direct {d_rate:8.0f}/s  proxied {p_rate:8.0f}/s  ratio {out['bootstrap_ratio']:.2f}"
-              f"  failures {d_fail}/{p_fail}   (target >= 0.80)")
-        print(f"  proxy CPU (user+sys) per bootstrap {per_bootstrap * 1e6:.0f} us: about "
-              f"{1 / per_bootstrap:.0f} bootstraps/s per proxy core")
+        rate = measure_rate(direct, proxy, sizes)
+        print_rate(rate, sizes, main_layout)
+        out["bootstrap_ratio"] = out["bootstrap_ratio_shared"] = rate.ratio
+        out["rate_failures"] = float(sum(rate.failures))
 
         topic = f"bench-pipe-{time.monotonic_ns()}"
         fill_topic(legacy_bootstrap, topic, sizes.pipe_mb)
         pipe_throughput(direct, topic, 0.5)  # warm the page cache and the broker
-        slice_s = sizes.pipe_seconds / ROUNDS
-        d_list, p_list, proxy_cpu = [], [], 0.0
-        for _ in range(ROUNDS):
-            d_list.append(pipe_throughput(direct, topic, slice_s))
-            cpu0 = proxy.cpu_seconds()
-            p_list.append(pipe_throughput(proxy.address, topic, slice_s))
-            proxy_cpu += proxy.cpu_seconds() - cpu0
-        d_bps, p_bps = statistics.mean(d_list), statistics.mean(p_list)
-        per_gb = proxy_cpu / (p_bps * sizes.pipe_seconds / 1e9)
-        out["pipe_ratio"] = p_bps / d_bps
-        print(f"pipe throughput (1 MiB Fetch responses, 4 in flight, one connection, {sizes.pipe_seconds:g} s each, "
-              f"in {ROUNDS} alternating slices):")
-        print(f"  direct {d_bps / 1e6:8.0f} MB/s  proxied {p_bps / 1e6:8.0f} MB/s  ratio {out['pipe_ratio']:.2f}"
-              f"   (target >= 0.80)")
-        print(f"  proxy CPU per GB piped {per_gb:.2f} s")
+        pipe = measure_pipe(direct, proxy, topic, sizes)
+        print_pipe(pipe, sizes, main_layout)
+        out["pipe_ratio"] = out["pipe_ratio_shared"] = pipe.ratio
+
+        if main_layout is not shared:
+            assert broker_pid is not None
+            shared.apply(broker_pid, proxy.proc.pid)
+            print(f"again with every process on every CPU ({shared.describe()}):")
+            rate = measure_rate(direct, proxy, sizes)
+            print_rate(rate, sizes, shared)
+            out["bootstrap_ratio_shared"] = rate.ratio
+            out["rate_failures"] += sum(rate.failures)
+            pipe = measure_pipe(direct, proxy, topic, sizes)
+            print_pipe(pipe, sizes, shared)
+            out["pipe_ratio_shared"] = pipe.ratio
 
         delays = reload_latency(proxy.address, routes, legacy_bootstrap, sizes.flips)
         out["reload_ms"] = statistics.median(delays) * 1000
@@ -459,13 +561,16 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path) -> dict[str, float]:
               f"at 10,000: {out['idle10k_rss_mb']:.1f} MB   (target < 200 MB)")
     finally:
         proxy.stop()
+        if broker_pid is not None and main_layout is not shared:
+            pin(os.getpid(), all_cpus)
     return out
 
 
 def machine_line(out: dict[str, float]) -> str:
     return (f"proxy_bench added_p99_ms={out['added_p99_ms']:.3f} bootstrap_ratio={out['bootstrap_ratio']:.3f} "
             f"pipe_ratio={out['pipe_ratio']:.3f} idle10k_rss_mb={out['idle10k_rss_mb']:.1f} "
-            f"reload_ms={out['reload_ms']:.1f}")
+            f"reload_ms={out['reload_ms']:.1f} layout={'isolated' if out['isolated'] else 'shared'} "
+            f"bootstrap_ratio_shared={out['bootstrap_ratio_shared']:.3f} pipe_ratio_shared={out['pipe_ratio_shared']:.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -486,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             start_all([node])
             try:
                 print(f"cluster: single-node Kafka 4.3.1 (PLAINTEXT) at {node.bootstrap}")
-                out = run(sizes, node.bootstrap, workdir)
+                out = run(sizes, node.bootstrap, workdir, broker_pid=node.pid)
             finally:
                 node.stop()
     print(machine_line(out))

@@ -4,8 +4,11 @@ figures themselves are meaningless at this size; docs/proxy.md has the real run.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,11 +34,36 @@ def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> N
     line = bench.machine_line(out)
     m = re.fullmatch(
         r"proxy_bench added_p99_ms=(-?[\d.]+) bootstrap_ratio=([\d.]+) pipe_ratio=([\d.]+) "
-        r"idle10k_rss_mb=([\d.]+) reload_ms=([\d.]+)",
+        r"idle10k_rss_mb=([\d.]+) reload_ms=([\d.]+) layout=shared "
+        r"bootstrap_ratio_shared=([\d.]+) pipe_ratio_shared=([\d.]+)",
         line,
     )
     assert m, line
+    assert m.group(2) == m.group(6) and m.group(3) == m.group(7)  # one layout: one set of ratios
     assert 0 < float(m.group(2)) and 0 < float(m.group(3))
     assert 0 < float(m.group(5)) < 1000
     printed = capsys.readouterr().out
     assert "bootstrap rate" in printed and "pipe throughput" in printed and "failures 0/0" in printed
+
+
+def test_the_isolated_layout_splits_the_cpus_and_pins_every_thread(bench) -> None:
+    assert bench.CpuLayout.isolated(frozenset({0})) is None
+    layout = bench.CpuLayout.isolated(frozenset({0, 1, 2, 3}))
+    assert (layout.clients, layout.proxy) == ({0, 1}, {2, 3})
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.fail(f"this test needs two CPUs, the process may use {cpus}")
+    # A child with two threads, pinned after both exist: each thread reports the new set.
+    child = subprocess.Popen([sys.executable, "-c", "import threading, time; "
+                              "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{child.pid}/task")) < 2:
+            assert time.monotonic() < deadline, "the child never started its second thread"
+            time.sleep(0.02)
+        bench.pin(child.pid, frozenset({cpus[-1]}))
+        for tid in os.listdir(f"/proc/{child.pid}/task"):
+            assert os.sched_getaffinity(int(tid)) == {cpus[-1]}
+    finally:
+        child.kill()
+        child.wait()
