@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FERRY := $(BIN)/ferry
 
-.PHONY: setup demo test test-fast e2e bench bench-mm2 sandbox clean
+.PHONY: setup demo test test-fast e2e bench bench-mm2 bench-proxy sandbox clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: setup
 ## bench-mm2: MirrorMaker 2 start, record and offset-sync latencies on local clusters
 bench-mm2: setup
 	$(BIN)/python bench/mm2_latency.py
+
+## bench-proxy: the wire proxy against direct connections (latency, rates, pipe, reload, memory)
+bench-proxy: setup
+	$(BIN)/python bench/proxy_bench.py
 
 ## sandbox: the example org on this machine (stop it with: .venv/bin/ferry sandbox down)
 sandbox: setup

@@ -127,10 +127,27 @@ class _RateLimitedLog:
         self._last[key] = (now, 0)
 
 
-def _expire(task: asyncio.Task[None] | None, expired: list[bool]) -> None:
-    if task is not None and not task.done():
-        expired.append(True)
-        task.cancel()
+class _ConnectDeadline:
+    """Cancels a dial task when the connect timeout passes: a plain timer, cheaper than
+    ``asyncio.timeout`` on the hot path. ``expired`` tells its cancel from the session's."""
+
+    __slots__ = ("expired", "handle")
+
+    def __init__(self) -> None:
+        self.expired = False
+        self.handle: asyncio.TimerHandle | None = None
+
+    def arm(self, loop: asyncio.AbstractEventLoop, seconds: float, task: asyncio.Task[None]) -> None:
+        self.handle = loop.call_later(seconds, self._fire, task)
+
+    def _fire(self, task: asyncio.Task[None]) -> None:
+        if not task.done():
+            self.expired = True
+            task.cancel()
+
+    def disarm(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
 
 
 class _Refuse(asyncio.Protocol):
@@ -233,7 +250,7 @@ class _Connection:
                 if command.attempt == 1:
                     self.server._decided(self.session)
                     self.client.pause_reading()  # pipelined bytes wait in the kernel
-                self.dial_task = self.server.loop.create_task(self.server._dial(self, command))
+                self.dial_task = self.server._start_dial(self, command)
             elif isinstance(command, SendUpstream):
                 assert self.upstream is not None
                 if command.data:
@@ -633,13 +650,15 @@ class ProxyServer:
         if not self.connections and self._empty is not None:
             self._empty.set()
 
-    async def _dial(self, conn: _Connection, dial: Dial) -> None:
+    def _start_dial(self, conn: _Connection, dial: Dial) -> asyncio.Task[None]:
+        deadline = _ConnectDeadline()
+        task = self.loop.create_task(self._dial(conn, dial, deadline))
+        deadline.arm(self.loop, self.config.limits.connect_timeout, task)  # before the task first runs
+        return task
+
+    async def _dial(self, conn: _Connection, dial: Dial, deadline: _ConnectDeadline) -> None:
         started = time.monotonic()
         tls = self._upstream_context() if dial.tls else None
-        # The connect timeout is a plain timer that cancels this task (cheaper than
-        # asyncio.timeout on the hot path); `expired` tells its cancel from the session's.
-        expired: list[bool] = []
-        timer = self.loop.call_later(self.config.limits.connect_timeout, _expire, asyncio.current_task(), expired)
         try:
             transport, _ = await self.loop.create_connection(
                 lambda: _UpstreamSide(conn),
@@ -650,7 +669,7 @@ class ProxyServer:
             )
         except (asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - each failure is classified
             if isinstance(exc, asyncio.CancelledError):
-                if not expired:
+                if not deadline.expired:
                     return  # the session closed (the client left) while we dialled
                 exc = TimeoutError()
             reason, detail = _dial_failure(exc)
@@ -664,7 +683,7 @@ class ProxyServer:
                 conn._run(conn.session.handle(UpstreamFailed(dial.address, reason, detail)))
             return
         finally:
-            timer.cancel()
+            deadline.disarm()
         self.metrics.connect_seconds.labels(dial.cluster).observe(time.monotonic() - started)
         if conn.session.outcome is not None or not conn.client_open:
             transport.abort()  # the client left while we dialled

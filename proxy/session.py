@@ -40,6 +40,7 @@ Rules the machine keeps:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -112,6 +113,7 @@ class Address:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a table names few addresses, dialled per connection
 def parse_address(text: str, *, allow_port_zero: bool = False) -> Address:
     """``host:port`` or ``[v6]:port``; ValueError with the reason otherwise. Port 0 (let the
     OS choose) only for listeners, when allowed."""

@@ -29,7 +29,7 @@ def bench():
 
 def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> None:
     tiny = bench.Sizes(latency_n=20, rate_concurrency=4, rate_seconds=0.3, pipe_mb=2, pipe_seconds=0.3,
-                       flips=2, idle=100, pipes=20)
+                       flips=2, idle=100, pipes=20, warm_up_seconds=0.2)
     out = bench.run(tiny, kafka["legacy"].bootstrap, tmp_path)
     line = bench.machine_line(out)
     m = re.fullmatch(
