@@ -22,10 +22,10 @@ and proxied runs give the broker the same CPU and the proxy's own cost cannot sl
 down. Figures 1-3 are measured that way; 2 and 3 are then measured again with every process on
 every CPU ("shared": the proxy, the broker and the client compete for the same two cores), and
 printed too. With ``--bootstrap`` (someone else's broker) everything runs shared. Last line,
-machine-readable (the ratios of the first five fields follow ``layout``):
+machine-readable, preceded by one naming the layout its ratios come from:
 
+    proxy_bench_layout layout=<isolated|shared> bootstrap_ratio_shared=<f> pipe_ratio_shared=<f>
     proxy_bench added_p99_ms=<f> bootstrap_ratio=<f> pipe_ratio=<f> idle10k_rss_mb=<f> reload_ms=<f>
-        layout=<isolated|shared> bootstrap_ratio_shared=<f> pipe_ratio_shared=<f>   (one line)
 
 Usage: .venv/bin/python bench/proxy_bench.py [--quick]
 """
@@ -572,11 +572,16 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path, broker_pid: int | No
     return out
 
 
+def layout_line(out: dict[str, float]) -> str:
+    """The line before the last: which layout the last line's ratios come from, and the shared ones."""
+    return (f"proxy_bench_layout layout={'isolated' if out['isolated'] else 'shared'} "
+            f"bootstrap_ratio_shared={out['bootstrap_ratio_shared']:.3f} pipe_ratio_shared={out['pipe_ratio_shared']:.3f}")
+
+
 def machine_line(out: dict[str, float]) -> str:
     return (f"proxy_bench added_p99_ms={out['added_p99_ms']:.3f} bootstrap_ratio={out['bootstrap_ratio']:.3f} "
             f"pipe_ratio={out['pipe_ratio']:.3f} idle10k_rss_mb={out['idle10k_rss_mb']:.1f} "
-            f"reload_ms={out['reload_ms']:.1f} layout={'isolated' if out['isolated'] else 'shared'} "
-            f"bootstrap_ratio_shared={out['bootstrap_ratio_shared']:.3f} pipe_ratio_shared={out['pipe_ratio_shared']:.3f}")
+            f"reload_ms={out['reload_ms']:.1f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -600,6 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out = run(sizes, node.bootstrap, workdir, broker_pid=node.pid)
             finally:
                 node.stop()
+    print(layout_line(out))
     print(machine_line(out))
     return 0
 
