@@ -3,15 +3,28 @@ AdminClient). Every call bounded by a timeout; the result is plain data for `gat
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from .connections import ClusterConnectionError, Connections
 
 TIMEOUT = 15.0
+#: A group's coordinator answers these while it moves or loads __consumer_offsets (seconds after
+#: a broker starts, or after MirrorMaker 2 first writes a group); asked again, it answers.
+COORDINATOR_NOT_READY = frozenset({
+    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
+})
+RETRY_PAUSE = 0.2
+
+
+def coordinator_not_ready(exc: BaseException | None) -> bool:
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return isinstance(error, KafkaError) and error.code() in COORDINATOR_NOT_READY
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,19 @@ class Reader:
                 f"{TIMEOUT:.0f}s; check the address and credentials"
             ) from exc
 
+    def _wait_group(self, cluster: str, future: Future, again: Callable[[], Future], what: str) -> Any:
+        """Like `_wait`, but while the group's coordinator is not ready, ``again()`` asks anew
+        (until TIMEOUT)."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                return self._wait(cluster, future, what)
+            except ClusterConnectionError as exc:
+                if not coordinator_not_ready(exc.__cause__) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(RETRY_PAUSE)
+            future = again()
+
     def topics(self, cluster: str, names: Iterable[str], progress: Callable[[int], None] = lambda n: None) -> dict[str, TopicFacts | None]:
         try:
             meta = self.admin(cluster).list_topics(timeout=TIMEOUT)
@@ -110,14 +136,18 @@ class Reader:
         ids = sorted(set(ids))
         if not ids:
             return {}
-        described = self.admin(cluster).describe_consumer_groups(ids, request_timeout=TIMEOUT)
+        admin = self.admin(cluster)
+        described = admin.describe_consumer_groups(ids, request_timeout=TIMEOUT)
         out = {}
         for gid in ids:
-            desc = self._wait(cluster, described[gid], f"describe group {gid!r}")
-            offsets = self.admin(cluster).list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(gid)], request_timeout=TIMEOUT
-            )
-            listing = self._wait(cluster, offsets[gid], f"offsets of group {gid!r}")
+            def describe(gid: str = gid) -> Future:
+                return admin.describe_consumer_groups([gid], request_timeout=TIMEOUT)[gid]
+
+            def offsets(gid: str = gid) -> Future:
+                return admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)], request_timeout=TIMEOUT)[gid]
+
+            desc = self._wait_group(cluster, described[gid], describe, f"describe group {gid!r}")
+            listing = self._wait_group(cluster, offsets(), offsets, f"offsets of group {gid!r}")
             committed = {
                 (tp.topic, tp.partition): tp.offset for tp in listing.topic_partitions or [] if tp.offset >= 0
             }
