@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
+from compiler.live.facts import coordinator_not_ready
+
 Header = tuple[str, bytes]
 
 
@@ -179,19 +181,12 @@ def consume(
     return records
 
 
-# A group's coordinator answers these while it moves or loads __consumer_offsets (for a few
-# seconds after a broker starts, or after MirrorMaker 2 first writes a group): ask again.
-_COORDINATOR_NOT_READY = frozenset({
-    KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE,
-})
-
-
 def committed_offsets(config: Mapping[str, str], topic: str, partitions: int, group: str,
                       timeout: float = 10.0) -> dict[int, int]:
     """Committed offset of ``group`` per partition of ``topic`` (-1001 where it has none).
 
-    Retries while the coordinator is not ready; any other error, or one that outlasts
-    ``timeout``, is raised."""
+    Asks again while the group's coordinator is not ready (as `ferry preflight` does); any
+    other error, or one that outlasts ``timeout``, is raised."""
     deadline = time.monotonic() + timeout
     tps = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False})
@@ -201,9 +196,7 @@ def committed_offsets(config: Mapping[str, str], topic: str, partitions: int, gr
                 committed = consumer.committed(tps, timeout=max(deadline - time.monotonic(), 1.0))
                 return {tp.partition: tp.offset for tp in committed}
             except KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                not_ready = isinstance(error, KafkaError) and error.code() in _COORDINATOR_NOT_READY
-                if not not_ready or time.monotonic() >= deadline:
+                if not coordinator_not_ready(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.2)
     finally:
