@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox import processes
-from sandbox.service import JavaProcess
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import (
     SecurityMode,
     broker_properties,
@@ -56,13 +56,12 @@ from sandbox.brokerconfig import (
     scram_arguments,
 )
 from sandbox.clients import AuthenticationFailed, MetadataProbe
-from sandbox.jars import REPO_ROOT, ensure_kafka_lib, require_tool
+from sandbox.jars import ensure_kafka_lib, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
 
 log = logging.getLogger(__name__)
 
 DEFAULT_USERS: Mapping[str, str] = {"admin": "admin-secret", "ferry": "ferry-secret"}
-DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 
 BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
@@ -158,8 +157,10 @@ class KafkaNode(JavaProcess):
         if security is SecurityMode.SCRAM and admin_user not in self.users:
             raise ValueError(f"admin user {admin_user!r} is not among the SCRAM users {sorted(self.users)}")
         self.admin_user = admin_user
-        self.base_dir = Path(base_dir)
-        self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
+        # Absolute from here on: the broker runs with base_dir as its working directory, so a
+        # relative path handed to it would resolve against the wrong folder.
+        self.base_dir = Path(base_dir).absolute()
+        self.log_dir = (Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR).absolute()
         self.heap = heap
         self.jvm_options = tuple(jvm_options)
         self._lib_dir = lib_dir

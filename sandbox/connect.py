@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox import processes
-from sandbox.service import JavaProcess
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import render_properties
 from sandbox.cluster import allocate_ports
-from sandbox.jars import REPO_ROOT, ensure_kafka_lib, ensure_policy_jar, require_tool
+from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
 from sandbox.mm2 import local_secret_path
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
 DIRECTORY_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
 BYTE_ARRAY = "org.apache.kafka.connect.converters.ByteArrayConverter"
-DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 READY_TIMEOUT_SECONDS = 90.0
 # The worker commits source offsets, and MirrorSourceTask flushes its latest offset syncs, every
 # offset.flush.interval.ms (Connect's default 60 s). A quiesced partition's last sync waits for
@@ -139,13 +138,14 @@ class ConnectWorker(JavaProcess):
         if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
             raise ValueError(f"worker name {name!r}: use letters, digits, '.', '_' or '-'")
         self.name = name
-        self.base_dir = Path(base_dir)
+        # Absolute: the worker runs with base_dir as its working directory.
+        self.base_dir = Path(base_dir).absolute()
         self.bootstrap = bootstrap
         self.security_protocol = security_protocol
         self.sasl_mechanism = sasl_mechanism
-        self.secret_dir = local_secret_path(secrets_dir, secret) if secrets_dir and secret else None
+        self.secret_dir = local_secret_path(secrets_dir, secret).absolute() if secrets_dir and secret else None
         self.offset_flush_ms = offset_flush_ms
-        self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
+        self.log_dir = (Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR).absolute()
         self.heap = heap
         self.jvm_options = tuple(jvm_options)
         self._lib_dir = lib_dir

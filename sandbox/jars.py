@@ -53,7 +53,8 @@ class BuildError(RuntimeError):
 def cache_root(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     configured = env.get("FERRY_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "ferry"
+    # Absolute: the jars' folder goes into child processes' classpaths, which run elsewhere.
+    return (Path(configured).expanduser() if configured else Path.home() / ".cache" / "ferry").absolute()
 
 
 def kafka_home(environ: Mapping[str, str] | None = None) -> Path:

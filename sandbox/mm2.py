@@ -36,14 +36,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from compiler.render import SECRETS_ROOT
 from sandbox import processes
-from sandbox.service import JavaProcess
-from sandbox.jars import REPO_ROOT, ensure_kafka_lib, ensure_policy_jar, require_tool
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
+from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
 
 log = logging.getLogger(__name__)
 
 MIRROR_MAKER_MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
-DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 # MM2 stops its herders and tasks on SIGTERM; a task that does not stop in time is abandoned
 # after task.shutdown.graceful.timeout.ms (5 s), so 20 s means it is stuck.
 
@@ -309,9 +308,9 @@ class MirrorMaker2(JavaProcess):
         if not clusters:
             raise ValueError("give --clusters: the target alias (otherwise MM2 also runs reverse herders)")
         self.name = name
-        self.config_file = Path(config_file)
+        self.config_file = Path(config_file).absolute()
         self.clusters = tuple(clusters)
-        self.log_dir = Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR
+        self.log_dir = (Path(log_dir) if log_dir is not None else DEFAULT_LOG_DIR).absolute()
         self.heap = heap
         self.jvm_options = tuple(jvm_options)
         self._lib_dir = lib_dir

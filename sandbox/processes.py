@@ -57,6 +57,10 @@ def spawn(
     to outlive this process (``ferry sandbox up``), so whoever starts it must record its pid
     and stop it later.
     """
+    if cwd is not None and not Path(cwd).is_absolute():
+        # The child resolves every relative path in ``command`` against ``cwd``, the caller against
+        # its own working directory: the two disagree unless everything is absolute.
+        raise ValueError(f"spawn: cwd {cwd} must be absolute (and so must the paths in the command)")
     output.parent.mkdir(parents=True, exist_ok=True)
     prefix = [] if detached else death_signal_prefix()
     with open(output, "ab") as sink:

@@ -8,8 +8,11 @@ import subprocess
 from pathlib import Path
 
 from sandbox import processes
+from sandbox.jars import REPO_ROOT
 
 STOP_TIMEOUT_SECONDS = 20.0
+#: Where a JVM logs when its owner names no folder (tests, benches): the checkout's .ferry/logs.
+DEFAULT_LOG_DIR = REPO_ROOT / ".ferry" / "logs"
 
 
 def tail(path: Path, lines: int = 40) -> str:

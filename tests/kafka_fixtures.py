@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.cluster import DEFAULT_LOG_DIR, KafkaNode, SecurityMode, start_all
+from sandbox.cluster import KafkaNode, SecurityMode, start_all
+from sandbox.service import DEFAULT_LOG_DIR
 from sandbox.jars import ensure_kafka_lib
 
 # Filled by the fixtures, printed in the terminal summary.
