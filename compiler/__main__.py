@@ -1,3 +1,6 @@
-from .cli import main
+"""Transitional alias of ``python -m ferry`` while ``sandbox/stack.py`` still starts
+``python -m compiler proxy``; removed once it uses ``sandbox.proxyproc``."""
 
-main()
+from ferry.cli import main
+
+main(prog_name="ferry")

@@ -1,5 +1,7 @@
-"""The `ferry` command: a thin click layer. Each command parses its options and makes one
-call; exit codes are 0 ok, 1 validation failure or stale output, 2 usage error."""
+"""The compiler's `ferry` commands: a thin click layer. Each command parses its options and
+makes one call; exit codes are 0 ok, 1 validation failure or stale output, 2 usage error.
+
+They are attached to the `ferry` group with the sandbox's and the proxy's in ``ferry.cli``."""
 
 from __future__ import annotations
 
@@ -39,13 +41,7 @@ def _validated(specs_dir: Path) -> Validation:
     return result
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ferry")
-def main() -> None:
-    """Ferry: seamless Kafka cluster migrations, declared as code."""
-
-
-@main.command()
+@click.command()
 @specs_option
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATTERS)), default="text", show_default=True)
 def validate(specs_dir: Path, fmt: str) -> None:
@@ -59,7 +55,7 @@ def validate(specs_dir: Path, fmt: str) -> None:
     sys.exit(0 if result.ok else 1)
 
 
-@main.command()
+@click.command()
 @specs_option
 @out_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when OUT is stale.")
@@ -78,7 +74,7 @@ def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
     click.echo(f"rendered {len(files)} files into {out_dir}")
 
 
-@main.command()
+@click.command()
 @specs_option
 @out_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
@@ -88,7 +84,7 @@ def plan(specs_dir: Path, out_dir: Path, fmt: str) -> None:
     click.echo(format_plan(plan_changes(read_tree(out_dir), files), fmt), nl=False)
 
 
-@main.command()
+@click.command()
 @click.argument("client_id")
 @specs_option
 @click.option("--gateway", help="Only this gateway.")
@@ -101,7 +97,7 @@ def explain(client_id: str, specs_dir: Path, gateway: str | None) -> None:
         click.echo(line)
 
 
-@main.command()
+@click.command()
 @click.option("--out", "out_dir", default="schema", show_default=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when OUT is stale.")
 def schema(out_dir: Path, check: bool) -> None:
@@ -120,7 +116,7 @@ def schema(out_dir: Path, check: bool) -> None:
     click.echo(f"wrote {len(files)} schema files into {out_dir}")
 
 
-@main.command()
+@click.command()
 @specs_option
 @click.option("--spec", "spec_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Only this migration spec (repeatable). Default: every active migration.")
@@ -158,7 +154,7 @@ def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path |
     sys.exit(1 if any(r.status == "fail" for r in results) else 0)
 
 
-@main.command()
+@click.command()
 @specs_option
 @out_option
 @click.option("--decision-log", "logs", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -199,7 +195,7 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
         click.echo(format_status(rows, unmatched), nl=False)
 
 
-@main.group("apply")
+@click.group("apply")
 def apply_group() -> None:
     """Apply rendered output to running systems."""
 
@@ -220,20 +216,4 @@ def apply_connect(url: str, connect_dir: Path, prune: bool, dry_run: bool, wait:
                               error=lambda line: click.echo(line, err=True)))
 
 
-def _register_optional() -> None:
-    """Commands from other packages (sandbox, proxy) attach themselves when present."""
-    try:
-        from sandbox.cli import sandbox  # type: ignore[import-not-found]
-    except ImportError:
-        pass
-    else:
-        main.add_command(sandbox)
-    try:
-        from proxy.cli import proxy  # imports no asyncio until the command runs
-    except ImportError:
-        pass
-    else:
-        main.add_command(proxy)
-
-
-_register_optional()
+COMMANDS = (validate, render, plan, explain, schema, preflight, status, apply_group)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FERRY = [sys.executable, "-m", "compiler"]
+FERRY = [sys.executable, "-m", "ferry"]
 
 
 def run_ferry(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -189,7 +189,7 @@ GITHUB_LINE = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+),col=
 
 
 def _ferry(root: Path, fmt: str) -> subprocess.CompletedProcess:
-    exe = [str(FERRY)] if FERRY.exists() else [sys.executable, "-m", "compiler.cli"]
+    exe = [str(FERRY)] if FERRY.exists() else [sys.executable, "-m", "ferry"]
     return subprocess.run(
         [*exe, "validate", "--specs", ".", "--format", fmt],
         cwd=root, capture_output=True, text=True, timeout=60,

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def ferry(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "ferry", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
 

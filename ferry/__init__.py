@@ -1,0 +1,1 @@
+"""The `ferry` command line, composed from the compiler, sandbox and proxy components."""
