@@ -21,18 +21,17 @@ literal) the candidate sets stay tiny and the whole check is near-linear.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Generic, Hashable, Iterable, TypeVar
 
-WILDCARDS = "*?"
+# The glob language and its matcher are the route-file contract's; this module adds only what
+# the compiler needs on top (overlap).
+from proxy.routetable import WILDCARDS, compile_glob, glob_matches, literal_prefix
 
-
-def literal_prefix(pattern: str) -> str:
-    m = re.search(r"[*?]", pattern)
-    return pattern if m is None else pattern[: m.start()]
+__all__ = [
+    "Overlap", "OverlapIndex", "compile_glob", "glob_matches", "globs_overlap", "literal_prefix", "literal_suffix",
+]
 
 
 def literal_suffix(pattern: str) -> str:
@@ -40,24 +39,6 @@ def literal_suffix(pattern: str) -> str:
         if pattern[i] in WILDCARDS:
             return pattern[i + 1 :]
     return pattern
-
-
-
-@lru_cache(maxsize=65536)
-def compile_glob(pattern: str) -> re.Pattern[str]:
-    parts = []
-    for ch in pattern:
-        if ch == "*":
-            parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def glob_matches(pattern: str, text: str) -> bool:
-    return compile_glob(pattern).fullmatch(text) is not None
 
 
 def globs_overlap(p: str, q: str) -> bool:

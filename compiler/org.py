@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table
+
 from .glob import literal_prefix
 from .index import KIND_LABEL, active, entries
 from .models import Cluster, Status
-from .routing import Endpoint, RouteRule, RouteTable, build_table
 from .spec import Specs
 
 

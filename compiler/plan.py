@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .routing import RouteFileError, RouteTable, parse_route_file
+from proxy.routetable import RouteFileError, RouteTable, parse_route_file
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Section:
 def _routes(files: dict[str, str]) -> dict[str, RouteTable | str]:
     out: dict[str, RouteTable | str] = {}
     for rel, text in files.items():
-        m = re.fullmatch(r"proxy/(.+)\.routes\.yaml", rel)
+        m = re.fullmatch(r"proxy/(.+)\.routes\.json", rel)
         if m:
             try:
                 out[m.group(1)] = parse_route_file(text, rel)

@@ -70,7 +70,7 @@ def build_parser(prog: str = "ferry-proxy") -> argparse.ArgumentParser:
         add(f"--{name}", type=float, default=default, metavar="S", help=f"{text}  [default: %(default)s]")
 
     add("--routes", required=True, type=_file(must_exist=False), metavar="FILE",
-        help="The gateway's route file (rendered/proxy/<gateway>.routes.yaml); hot-reloaded.  [required]")
+        help="The gateway's route file (rendered/proxy/<gateway>.routes.json); hot-reloaded.  [required]")
     add("--listen", type=_address(allow_off=False), default=None, metavar="HOST:PORT",
         help="Kafka listener address.  [default: the route file's `listen`]")
     add("--admin", type=_address(allow_off=True), default=str(DEFAULT_ADMIN), metavar="HOST:PORT",
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "ferry-proxy") -> int:
             parser.error(str(exc))
     except SystemExit as done:  # --help (0) or a usage error (2), already printed by argparse
         return int(done.code or 0)
-    from compiler.routing import RouteFileError  # the route contract (its module, wherever it lives)
+    from .routetable import RouteFileError
     from .runtime import configure_logging, run  # asyncio only from here on
 
     configure_logging(args.log_level)

@@ -1,8 +1,8 @@
 """The route file as the proxy sees it: load once, then watch, validate aside, swap.
 
-The model, parser and matcher are the compiler's (:mod:`compiler.routing`); nothing here
-parses YAML or matches a glob. This module adds what a long-running reader needs
-(STYLE.md 8):
+The model, parser and matcher are the route-file contract's (:mod:`proxy.routetable`, shared
+with the compiler); nothing here parses JSON or matches a glob. This module adds what a
+long-running reader needs (STYLE.md 8):
 
 * :class:`LoadedRoutes` - one immutable snapshot: the table plus where and when it came from.
   The server holds exactly one reference to the current snapshot and replaces it whole;
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from compiler.routing import RouteFileError, RouteTable, parse_route_file
+from .routetable import RouteFileError, RouteTable, parse_route_file
 
 __all__ = ["FileChange", "FilePoller", "LoadedRoutes", "ReloadOutcome", "ReloadResult", "evaluate", "load_routes"]
 
@@ -65,7 +65,7 @@ class LoadedRoutes:
             "source": self.path,
             "digest": self.digest,
             "loaded_at": self.loaded_at,
-            "table": self.table.model_dump(mode="json"),
+            "table": self.table.to_dict(),
         }
 
 

@@ -45,10 +45,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from compiler.routing import Decision, RouteTable
-
 from .codec import DEFAULT_MAX_FIRST_FRAME_SIZE, FirstFrame, NeedMoreData, parse_first_frame
 from .errors import ProtocolError, ProtocolErrorCause
+from .routetable import Decision, RouteTable
 
 __all__ = [
     "Address",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from proxy.routetable import RouteFileError, RouteTable, parse_route_file
+
 from ..output import read_tree
-from ..routing import RouteFileError, RouteTable, parse_route_file
 from ..spec import Migration, Specs
 from .connections import Connections
 from .facts import ClusterFacts, Reader
@@ -17,7 +18,7 @@ def committed_tables(rendered: Path) -> dict[str, RouteTable]:
     """The route tables of a rendered tree by gateway (unreadable files are skipped)."""
     out = {}
     for rel, text in read_tree(rendered).items():
-        if rel.startswith("proxy/") and rel.endswith(".routes.yaml"):
+        if rel.startswith("proxy/") and rel.endswith(".routes.json"):
             try:
                 table = parse_route_file(text, rel)
             except RouteFileError:

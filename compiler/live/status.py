@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
+from proxy.routetable import RouteTable
+
 from ..glob import glob_matches
 from ..index import entries
 from ..models import Status
-from ..routing import RouteTable
 from ..spec import Specs
 
 

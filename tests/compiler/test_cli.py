@@ -49,14 +49,14 @@ def test_render_check_reports_stale_output_as_a_diff(org):
     edit(org / BILLING, "    fence: true\n", "    cutover: true\n")
     r = run_ferry("render", "--check", cwd=org)
     assert r.returncode == 1
-    assert "--- a/rendered/proxy/gw-service.routes.yaml" in r.stdout
-    assert '-    action: "fence"' in r.stdout and '+    cluster: "governed"' in r.stdout
+    assert "--- a/rendered/proxy/gw-service.routes.json" in r.stdout
+    assert '-      "action": "fence",' in r.stdout and '+      "cluster": "governed",' in r.stdout
     assert "is stale" in r.stderr
     assert read_tree(org / "rendered") == read_tree(REPO / "rendered")  # --check wrote nothing
 
 
 def test_render_replaces_the_tree_and_drops_stale_files(org):
-    (org / "rendered" / "proxy" / "gw-removed.routes.yaml").write_text("stale\n")
+    (org / "rendered" / "proxy" / "gw-removed.routes.json").write_text("stale\n")
     (org / "rendered" / "junk").mkdir()
     (org / "rendered" / "junk" / "x.json").write_text("{}")
     r = run_ferry("render", cwd=org)

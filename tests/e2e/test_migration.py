@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from compiler.routing import parse_route_file
 from ferry_testing import REPO, run_ferry
+from proxy.routetable import parse_route_file
 from sandbox.clients import committed_offsets, create_topic
 from sandbox.mm2 import MirrorMaker2, substitute_mm2_properties, write_secret
 
@@ -237,14 +237,14 @@ class Platform:
         r = run_ferry("render", "--specs", str(self.specs), "--out", str(self.rendered), cwd=self.root)
         assert r.returncode == 0, r.stderr
         rendered_at = time.monotonic()
-        table = parse_route_file((self.rendered / "proxy/gw-service.routes.yaml").read_text())
+        table = parse_route_file((self.rendered / "proxy/gw-service.routes.json").read_text())
         self.tables[table.version] = table
         self.apply_mm2()
         return rendered_at
 
     def wait_routes(self) -> None:
         """The proxy serves the newest table (it hot-reloads; `/routes` would say the same)."""
-        newest = parse_route_file((self.rendered / "proxy/gw-service.routes.yaml").read_text()).version
+        newest = parse_route_file((self.rendered / "proxy/gw-service.routes.json").read_text()).version
         wait_for(lambda: newest in self.proxy_versions(), 5, f"proxy to load routes {newest}")
 
     def proxy_versions(self) -> set[str]:
@@ -258,7 +258,7 @@ class Platform:
     def start_proxy(self) -> None:
         self.admin = f"127.0.0.1:{free_port()}"
         self.proxy = subprocess.Popen(
-            [sys.executable, "-m", "compiler", "proxy", "--routes", str(self.rendered / "proxy/gw-service.routes.yaml"),
+            [sys.executable, "-m", "compiler", "proxy", "--routes", str(self.rendered / "proxy/gw-service.routes.json"),
              "--admin", self.admin, "--decision-log", str(self.decisions)],
             cwd=self.root, stdout=subprocess.DEVNULL, stderr=open(self.root / "proxy.err", "wb"),
         )

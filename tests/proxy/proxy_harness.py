@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import http.client
-import json
 import os
 import threading
 import time
@@ -18,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from compiler.routing import Endpoint, RouteRule, RouteTable, build_table
 from proxy.config import Limits, ProxyConfig
 from proxy.metrics import ProxyMetrics
-from proxy.server import ProxyServer, loop_factory
+from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table, route_file_text
+from proxy.runtime import loop_factory
+from proxy.server import ProxyServer
 from proxy.session import Address
 
 Rule = tuple[str, str, str | None]  # (match, action, cluster)
@@ -46,9 +46,7 @@ def make_table(
 
 
 def routes_text(table: RouteTable, comment: str = "") -> str:
-    # JSON is YAML; parse_route_file reads it like the rendered files.
-    head = f"# {comment}\n" if comment else ""
-    return head + json.dumps(table.model_dump(mode="json"), indent=1) + "\n"
+    return route_file_text(table, comment)
 
 
 def write_routes(path: Path, table: RouteTable, *, mode: str = "rename", comment: str = "") -> None:

@@ -1,5 +1,5 @@
 """proxy.routes: when a route file change counts (FilePoller, with a fake clock) and what it
-means (evaluate). The parser itself is compiler.routing's and is tested there."""
+means (evaluate). The parser itself is proxy.routetable's and is tested in test_routetable.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.routing import RouteFileError
 from proxy.routes import FilePoller, ReloadOutcome, evaluate, load_routes
+from proxy.routetable import RouteFileError
 from proxy_harness import make_table, routes_text, write_routes
 
 A = make_table({"legacy": ["127.0.0.1:9092"], "target": ["127.0.0.1:9093"]}, default="legacy")
@@ -23,7 +23,7 @@ def mode(request) -> str:
 
 
 def test_each_way_of_replacing_the_file_is_seen_once_after_the_debounce(tmp_path: Path, mode: str) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A, mode=mode)
     current = load_routes(path)
     poller = FilePoller(path, debounce=0.1, settled_digest=current.digest)
@@ -40,7 +40,7 @@ def test_each_way_of_replacing_the_file_is_seen_once_after_the_debounce(tmp_path
 
 
 def test_a_file_rewritten_within_the_debounce_is_read_only_when_settled(tmp_path: Path) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     poller = FilePoller(path, debounce=0.1, settled_digest=load_routes(path).digest)
     path.write_text("")  # a non-atomic writer truncated the file...
@@ -55,7 +55,7 @@ def test_a_file_rewritten_within_the_debounce_is_read_only_when_settled(tmp_path
 
 
 def test_content_back_to_the_loaded_one_is_no_change(tmp_path: Path) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     poller = FilePoller(path, debounce=0.0, settled_digest=load_routes(path).digest)
     os.utime(path, (1, 1))  # only metadata changed
@@ -65,7 +65,7 @@ def test_content_back_to_the_loaded_one_is_no_change(tmp_path: Path) -> None:
 
 
 def test_a_comment_only_change_is_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     current = load_routes(path)
     write_routes(path, A, comment="re-rendered")
@@ -75,7 +75,7 @@ def test_a_comment_only_change_is_unchanged(tmp_path: Path) -> None:
 
 
 def test_missing_then_back(tmp_path: Path) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     current = load_routes(path)
     poller = FilePoller(path, debounce=0.0, settled_digest=current.digest)
@@ -92,16 +92,16 @@ def test_missing_then_back(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"{not yaml: [", "not valid YAML"),
-        (b"- a list\n", "expected a mapping"),
+        (b"{not json: [", "not valid JSON"),
+        (b"[1, 2]\n", "expected a JSON object"),
         (b"\xff\xfe", "not UTF-8"),
         (routes_text(A).replace(A.version, "0000000000000000").encode(), "does not match the content"),
         (routes_text(make_table({"x": ["h:1"]}, default="x", gateway="gw-other")).encode(), "gateway 'gw-other'"),
     ],
-    ids=["yaml", "shape", "utf8", "hand-edited", "other-gateway"],
+    ids=["json", "shape", "utf8", "hand-edited", "other-gateway"],
 )
 def test_an_invalid_file_keeps_the_last_good_table(tmp_path: Path, content: bytes, message: str) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     current = load_routes(path)
     path.write_bytes(content)
@@ -112,7 +112,7 @@ def test_an_invalid_file_keeps_the_last_good_table(tmp_path: Path, content: byte
 
 
 def test_a_changed_listen_applies_with_a_warning(tmp_path: Path) -> None:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, A)
     current = load_routes(path)
     moved = make_table({"legacy": ["127.0.0.1:9092"], "target": ["127.0.0.1:9093"]},
@@ -124,11 +124,13 @@ def test_a_changed_listen_applies_with_a_warning(tmp_path: Path) -> None:
 
 def test_load_routes_says_why_it_cannot(tmp_path: Path) -> None:
     with pytest.raises(RouteFileError, match="cannot read the route file"):
-        load_routes(tmp_path / "absent.yaml")
+        load_routes(tmp_path / "absent.routes.json")
 
 
 def test_the_shipped_route_files_load(repo: Path) -> None:
-    for path in sorted((repo / "rendered" / "proxy").glob("*.routes.yaml")):
+    paths = sorted((repo / "rendered" / "proxy").glob("*.routes.json"))
+    assert paths
+    for path in paths:
         loaded = load_routes(path)
-        assert loaded.table.gateway == path.name.removesuffix(".routes.yaml")
+        assert loaded.table.gateway == path.name.removesuffix(".routes.json")
         assert loaded.describe()["version"] == loaded.table.version

@@ -1,12 +1,13 @@
 """proxy.session as transcripts: events in, commands out, no sockets.
 
-The route table is the shipped example (rendered/proxy/gw-service.routes.yaml): `governed`
+The route table is the shipped example (rendered/proxy/gw-service.routes.json): `governed`
 and `legacy-service` with three bootstrap servers each, a fence rule for `billing.ledger.*`.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,11 @@ from hypothesis import strategies as st
 
 from compiler.explain import explain
 from compiler.org import build_org
-from compiler.routing import parse_route_file
 from compiler.validate import validate_specs
 from proxy_playbook import Playbook
-from proxy.codec import encode_api_versions_request, encode_frame, encode_request_header
+from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 from proxy.errors import ProtocolErrorCause as Cause
+from proxy.routetable import Endpoint, build_table, parse_route_file
 from proxy.session import (
     HTTP_REFUSAL,
     Address,
@@ -43,7 +44,7 @@ from proxy.session import (
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTES = REPO / "rendered" / "proxy"
-SERVICE = parse_route_file((ROUTES / "gw-service.routes.yaml").read_text(), "gw-service")
+SERVICE = parse_route_file((ROUTES / "gw-service.routes.json").read_text(), "gw-service")
 
 GOV1 = Address("kafka-1.governed.internal", 9094)
 GOV2 = Address("kafka-2.governed.internal", 9094)
@@ -190,14 +191,8 @@ def test_the_client_leaving_while_dialling_closes() -> None:
 
 
 def test_a_tls_cluster_is_dialled_with_tls() -> None:
-    data = SERVICE.model_dump()
-    data["clusters"]["governed"]["tls"] = True
-    from compiler.routing import build_table, Endpoint, RouteRule
-
-    table = build_table(
-        data["gateway"], data["listen"], data["default_cluster"],
-        {k: Endpoint(**v) for k, v in data["clusters"].items()}, [RouteRule(**r) for r in data["rules"]],
-    )
+    clusters = {**SERVICE.clusters, "governed": replace(SERVICE.clusters["governed"], tls=True)}
+    table = build_table(SERVICE.gateway, SERVICE.listen, SERVICE.default_cluster, clusters, SERVICE.rules)
     assert Session(table).handle(ClientData(frame(MAILER))) == [Dial("governed", GOV1, True, 1, 3)]
 
 
@@ -323,8 +318,6 @@ def test_port_zero_only_when_allowed() -> None:
 
 
 def test_a_bad_bootstrap_entry_is_skipped_like_a_failed_dial() -> None:
-    from compiler.routing import Endpoint, build_table
-
     table = build_table("gw", "0.0.0.0:9092", "c", {"c": Endpoint(bootstrap=("nonsense", "good:9092"))}, [])
     s = Session(table)
     assert s.handle(ClientData(frame("x"))) == [Dial("c", Address("good", 9092), False, 2, 2)]
@@ -379,7 +372,7 @@ def _ids_for(table) -> list[str]:
 
 @pytest.mark.parametrize("gateway", ["gw-service", "gw-ads"])
 def test_ferry_explain_and_the_proxy_agree_on_every_client_id(org, gateway: str) -> None:
-    rendered = parse_route_file((ROUTES / f"{gateway}.routes.yaml").read_text(), gateway)
+    rendered = parse_route_file((ROUTES / f"{gateway}.routes.json").read_text(), gateway)
     compiled = next(g.table for g in org.gateways if g.table.gateway == gateway)
     assert rendered.version == compiled.version  # the committed file is what the specs render
     for client_id in _ids_for(rendered):
