@@ -409,8 +409,8 @@ class _Shape:
         for key in obj:
             if key not in known and not (key == COMMENT_KEY and not path):
                 close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-                self.bad(f"{at}{key}", f"unknown key{hint}")
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+                self.bad(f"{at}{key}", f"unknown key ({hint})")
                 ok = False
         for key in required:
             if key not in obj:

@@ -151,8 +151,8 @@ def test_a_null_cluster_on_a_fence_reads_as_none() -> None:
         (doc(format=None), "format: missing (required)"),
         (doc(gateway=None), "gateway: missing (required)"),
         (doc(clusters=None), "clusters: missing (required)"),
-        (doc(gatway="gw-x"), "gatway: unknown key; did you mean 'gateway'?"),
-        (doc(zzz=1), "zzz: unknown key; known keys: format, gateway"),
+        (doc(gatway="gw-x"), "gatway: unknown key (did you mean 'gateway'?)"),
+        (doc(zzz=1), "zzz: unknown key (known keys: format, gateway"),
         (doc(gateway=7), "gateway: expected a string, got a number"),
         (doc(listen=""), "listen: must not be empty"),
         (doc(rules={"a": 1}), "rules: expected a list of rules, got an object"),
@@ -193,7 +193,7 @@ def _cluster_case(edit) -> dict:
         (_rules_case(lambda r: r[0].update(action="drop")), 'rules[0].action: expected "route" or "fence", got "drop"'),
         (_rules_case(lambda r: r[1].pop("match")), "rules[1].match: missing (required)"),
         (_rules_case(lambda r: r[1].update(match="")), "rules[1].match: must not be empty"),
-        (_rules_case(lambda r: r[0].update(clustr="new")), "rules[0].clustr: unknown key; did you mean 'cluster'?"),
+        (_rules_case(lambda r: r[0].update(clustr="new")), "rules[0].clustr: unknown key (did you mean 'cluster'?)"),
         (_rules_case(lambda r: r[0].update(source=3)), "rules[0].source: expected a string, got a number"),
         (_rules_case(lambda r: r.append("x")), "rules[2]: expected a rule object, got a string"),
         (_cluster_case(lambda c: c["new"].update(tls="yes")), "clusters.new.tls: expected true or false, got a string"),
@@ -310,3 +310,30 @@ def test_the_contract_imports_only_the_standard_library() -> None:
 def test_the_proxy_routes_and_session_load_no_compiler_dependency() -> None:
     loaded = _modules_after("import proxy.routes, proxy.session")
     assert not loaded & {"pydantic", "ruamel", "jinja2", "click", "confluent_kafka", "compiler"}, sorted(loaded)
+
+
+# ------------------------------------------------------------------------------------------
+# The documented example (docs/rendered.md#proxy-route-files), as typed
+
+
+def _documented() -> tuple[str, str]:
+    section = (REPO / "docs/rendered.md").read_text().split("## Proxy route files", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+    error = section.split("a misspelt key:\n\n```\n", 1)[1].split("```", 1)[0]
+    return example, error.strip()
+
+
+def test_the_documented_route_file_loads_and_is_what_the_writer_writes() -> None:
+    example, _ = _documented()
+    table = parse_route_file(example, "gw-service.routes.json")
+    assert route_file_text(table, json.loads(example)[COMMENT_KEY]) == example
+    assert table.decide("billing.invoice-mailer.7f9c4").cluster == "governed"
+    assert table.decide("billing.ledger.1").action == "fence"
+    assert table.decide("billing.other.1").cluster == "legacy-service"
+
+
+def test_the_documented_error_is_what_the_loader_says() -> None:
+    example, error = _documented()
+    data = json.loads(example)
+    data["rules"][0]["clustr"] = data["rules"][0].pop("cluster")
+    assert problem(json.dumps(data), "gw-service.routes.json") == error
