@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from compiler.live.facts import coordinator_not_ready
+from sandbox.errors import SandboxError, SandboxTimeout
 
 Header = tuple[str, bytes]
 
@@ -44,7 +45,7 @@ class ErrorLog:
         return {e.code() for e in self.errors}
 
 
-class ClusterUnreachable(RuntimeError):
+class ClusterUnreachable(SandboxError):
     """No usable metadata from the cluster within the time allowed."""
 
 
@@ -165,7 +166,7 @@ def consume(
         while len(records) < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"consumed {len(records)} of {count} records from {topic} in {timeout} s")
+                raise SandboxTimeout(f"consumed {len(records)} of {count} records from {topic} in {timeout} s")
             message = consumer.poll(min(0.5, remaining))
             if message is None:
                 continue

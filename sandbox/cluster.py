@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox import processes
+from sandbox.errors import ServiceError
 from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import (
     SecurityMode,
@@ -72,7 +73,7 @@ FORMAT_TIMEOUT_SECONDS = 60.0
 READY_TIMEOUT_SECONDS = 60.0
 
 
-class KafkaNodeError(RuntimeError):
+class KafkaNodeError(ServiceError):
     """A node failed to format, start, become ready or stop; carries the end of its logs."""
 
 

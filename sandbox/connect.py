@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sandbox import processes
+from sandbox.errors import SandboxTimeout, ServiceError
 from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import render_properties
 from sandbox.cluster import allocate_ports
@@ -163,7 +164,7 @@ class ConnectWorker(JavaProcess):
     @property
     def url(self) -> str:
         if self.rest_port is None:
-            raise RuntimeError(f"{self.name}: not started")
+            raise ServiceError(f"{self.name}: not started")
         return f"http://127.0.0.1:{self.rest_port}"
 
     def properties(self) -> dict[str, str]:
@@ -182,7 +183,7 @@ class ConnectWorker(JavaProcess):
     def start(self) -> ConnectWorker:
         """Write worker.properties and launch (does not wait; see wait_ready)."""
         if self.is_running:
-            raise RuntimeError(f"{self.name}: already running (pid {self.pid})")
+            raise ServiceError(f"{self.name}: already running (pid {self.pid})")
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.properties_file.write_text(render_properties(self.properties()))
@@ -213,13 +214,13 @@ class ConnectWorker(JavaProcess):
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
         """Block until ``GET /health`` says 200; seconds since launch. Fails fast if the JVM exits."""
         if self._proc is None or self._launched_at is None:
-            raise RuntimeError(f"{self.name}: not started")
+            raise ServiceError(f"{self.name}: not started")
         deadline = time.monotonic() + timeout
         last = "no answer yet"
         while True:
             code = self._proc.poll()
             if code is not None:
-                raise RuntimeError(f"{self.name}: Connect worker exited with code {code}\n{self.log_tail()}")
+                raise ServiceError(f"{self.name}: Connect worker exited with code {code}\n{self.log_tail()}")
             try:
                 status, body = self.get("/health", timeout=2.0)
                 if status == 200:
@@ -229,7 +230,7 @@ class ConnectWorker(JavaProcess):
             except (urllib.error.URLError, OSError) as exc:
                 last = str(exc)
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.name}: not ready after {timeout:.0f} s ({last})\n{self.log_tail()}")
+                raise SandboxTimeout(f"{self.name}: not ready after {timeout:.0f} s ({last})\n{self.log_tail()}")
             time.sleep(0.25)
 
     def connector_status(self, name: str) -> Mapping[str, object] | None:

@@ -24,6 +24,8 @@ import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from sandbox.errors import SandboxError
+
 KAFKA_VERSION = "4.3.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KAFKA_DIR = REPO_ROOT / "kafka"
@@ -39,11 +41,11 @@ MARKER_NAME = "lib.complete"
 MAVEN_TIMEOUT_SECONDS = 900
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(SandboxError):
     """java or mvn is not installed where we can find it."""
 
 
-class BuildError(RuntimeError):
+class BuildError(SandboxError):
     """Maven ran and failed; the message carries the end of its output."""
 
 

@@ -36,6 +36,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from compiler.render import SECRETS_ROOT
 from sandbox import processes
+from sandbox.errors import SandboxError, SandboxTimeout, ServiceError
 from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
@@ -49,7 +50,7 @@ MIRROR_MAKER_MAIN = "org.apache.kafka.connect.mirror.MirrorMaker"
 T = TypeVar("T")
 
 
-class SubstitutionError(ValueError):
+class SubstitutionError(SandboxError, ValueError):
     """The rendered file cannot be localised as asked (an alias without an address, a bad path)."""
 
 
@@ -175,7 +176,7 @@ def wait_until(check: Callable[[], T | None], *, timeout: float, what: str, inte
             return result
         if time.monotonic() >= deadline:
             detail = f": {describe()}" if describe else ""
-            raise TimeoutError(f"{what}: not after {timeout:.0f} s{detail}")
+            raise SandboxTimeout(f"{what}: not after {timeout:.0f} s{detail}")
         time.sleep(interval)
 
 
@@ -240,7 +241,7 @@ def connector_states(
         deadline = time.monotonic() + timeout
         while any(position[p] < wanted[p] for p in wanted):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}: stuck at {position} of {wanted}")
+                raise SandboxTimeout(f"reading {topic}: stuck at {position} of {wanted}")
             message = consumer.poll(0.5)
             if message is None:
                 continue
@@ -335,7 +336,7 @@ class MirrorMaker2(JavaProcess):
     def start(self) -> MirrorMaker2:
         """Launch (does not wait). Call from a thread that outlives it (see sandbox.processes)."""
         if self.is_running:
-            raise RuntimeError(f"{self.name}: already running (pid {self.pid})")
+            raise ServiceError(f"{self.name}: already running (pid {self.pid})")
         if not self.config_file.is_file():
             raise FileNotFoundError(self.config_file)
         command = self.command()
@@ -350,7 +351,7 @@ class MirrorMaker2(JavaProcess):
     def check_alive(self) -> None:
         """Raise with the log tail if the JVM exited (use inside waits, to fail fast)."""
         if self._proc is not None and self._proc.poll() is not None:
-            raise RuntimeError(f"{self.name}: MirrorMaker 2 exited with code {self._proc.poll()}\n{self.log_tail()}")
+            raise ServiceError(f"{self.name}: MirrorMaker 2 exited with code {self._proc.poll()}\n{self.log_tail()}")
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.is_running else "stopped"

@@ -9,7 +9,7 @@ Layout under the state directory (default ``.ferry/``, git-ignored)::
     sandbox/clusters/<cluster>/          broker data
     sandbox/secrets/<secret>/            username, password (the sandbox's SCRAM user)
     sandbox/mm2/<flow>.properties        the rendered file, localised (sandbox.mm2)
-    sandbox/proxy/<gateway>.routes.yaml  the rendered route table, localised
+    sandbox/proxy/<gateway>.routes.json  the rendered route table, localised
 
 Pure parts (which node per cluster, the localised route table, the state document, process
 identity) are separate from the IO (``up``, ``down``, ``status``).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -30,22 +31,26 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
 
+from compiler.diagnostics import format_text
 from compiler.models import SaslMechanism, SecurityProtocol
-from compiler.org import build_org
+from compiler.org import Flow, Org, build_org
+from compiler.output import read_tree, write_tree
+from compiler.plan import format_plan, plan_changes
 from compiler.render import render_org
-from compiler.routing import Endpoint, RouteTable, build_table, parse_route_file
 from compiler.spec import Specs
 from compiler.validate import validate_specs
+from proxy.routetable import Endpoint, RouteTable, build_table, parse_route_file, route_file_text
 from sandbox import processes
 from sandbox.brokerconfig import SCRAM_MECHANISM, SecurityMode
 from sandbox.cluster import DEFAULT_USERS, KafkaNode, allocate_ports, start_all
 from sandbox.clients import ClusterUnreachable, create_topic, fetch_metadata
+from sandbox.errors import SandboxError
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar
 from sandbox.service import tail
 from sandbox.mm2 import (
@@ -62,10 +67,6 @@ STATE_FILE = "sandbox.json"
 SANDBOX_USER = "ferry"  # the SCRAM user written into every Secret folder
 STOP_GRACE_SECONDS = 20.0
 Echo = Callable[[str], None]
-
-
-class SandboxError(RuntimeError):
-    """The sandbox cannot do what was asked; the message says why (exit 1)."""
 
 
 # ---- pure
@@ -105,10 +106,8 @@ def local_route_table(table: RouteTable, bootstraps: Mapping[str, str]) -> Route
     return build_table(table.gateway, table.listen, table.default_cluster, clusters, list(table.rules))
 
 
-def route_file_text(table: RouteTable) -> str:
-    """A route file the proxy parses (JSON is YAML): the table as the compiler's model dumps it."""
-    return "# ferry sandbox: rendered route table with local cluster endpoints\n" + json.dumps(
-        table.model_dump(mode="json"), indent=2) + "\n"
+def local_route_file_text(table: RouteTable) -> str:
+    return route_file_text(table, "ferry sandbox: the rendered route table with local cluster endpoints")
 
 
 def cluster_entry(node_bootstrap: str, plan: ClusterPlan, password: str) -> dict[str, Any]:
@@ -166,23 +165,19 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
         raise SandboxError(f"{state_path(state_dir)} is not valid JSON ({exc}); remove it") from exc
 
 
-def write_state(state_dir: Path, state: Mapping[str, Any]) -> None:
-    path = state_path(state_dir)
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` whole (a reader sees the old file or the new one, never half of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(".json.tmp")
-    scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    scratch = path.with_name(f".{path.name}.tmp")
+    scratch.write_text(text)
     os.replace(scratch, path)
 
 
+def write_state(state_dir: Path, state: Mapping[str, Any]) -> None:
+    write_atomically(state_path(state_dir), json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
 # ---- up
-
-
-def _proxy_available() -> bool:
-    try:
-        import proxy.cli  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _http_ok(url: str) -> bool:
@@ -193,42 +188,170 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def _http_json(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def cluster_client_config(entry: Mapping[str, Any]) -> dict[str, str]:
+    """confluent-kafka settings for a cluster as sandbox.json records it."""
+    config = {"bootstrap.servers": entry["bootstrap"]}
+    if entry.get("sasl_mechanism"):
+        config.update({"security.protocol": entry["security_protocol"], "sasl.mechanism": entry["sasl_mechanism"],
+                       "sasl.username": entry["sasl_username"], "sasl.password": entry["sasl_password"]})
+    return config
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a running sandbox keeps things, and what its components are started with. All paths are
+    absolute: they go to child processes that may run in another working directory."""
+
+    state_dir: Path
+    lib: Path
+    policy_jar: Path
+
+    @property
+    def data(self) -> Path:
+        return self.state_dir / "sandbox"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def secrets(self) -> Path:
+        return self.data / "secrets"
+
+    @property
+    def applied(self) -> Path:
+        """The rendered tree the running sandbox was last brought to (``up`` or ``sync``)."""
+        return self.data / "rendered"
+
+    def mm2_config(self, flow: str) -> Path:
+        return self.data / "mm2" / f"{flow}.properties"
+
+    def route_file(self, gateway: str) -> Path:
+        return self.data / "proxy" / f"{gateway}.routes.json"
+
+
+def _ensure_legacy_topics(specs: Specs, org: Org, clusters: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Create the legacy topics the flows mirror (with the spec's partition counts); returns those created."""
+    created = []
+    for mig in specs.migrations:
+        if not any(f.source == mig.model.source for f in org.flows):
+            continue
+        source = {**cluster_client_config(clusters[mig.model.source]), "log_level": 3}
+        existing_topics = set(fetch_metadata(source).topics)
+        for legacy in sorted(mig.model.topics):
+            if legacy not in existing_topics:
+                create_topic(source, legacy, mig.model.renamed(legacy).partitions or 1)
+                created.append(f"{mig.model.source}/{legacy}")
+    return created
+
+
+def _localised_mm2(rendered: Mapping[str, str], flow: str, bootstraps: Mapping[str, str], site: Site) -> str:
+    return substitute_mm2_properties(rendered[f"mm2/{flow}.properties"], bootstraps, site.secrets)
+
+
+def _start_mm2(flow: Flow, text: str, site: Site) -> tuple[MirrorMaker2, dict[str, Any]]:
+    config = site.mm2_config(flow.name)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(config, text)
+    mm2 = MirrorMaker2(f"sandbox-mm2-{flow.name}", config, clusters=[flow.target], log_dir=site.logs,
+                       lib_dir=site.lib, policy_jar=site.policy_jar, detached=True)
+    mm2.start()
+    return mm2, process_record(mm2.pid, config=str(config), log=str(mm2.log_file), source=flow.source,
+                               target=flow.target)
+
+
+def _wait_mm2(flow: Flow, mm2: MirrorMaker2, clusters: Mapping[str, Mapping[str, Any]], deadline: float) -> None:
+    """Until the flow's connectors run and its renamed topics exist on the target."""
+    target = {**cluster_client_config(clusters[flow.target]), "log_level": 3}
+    expected = {r.new for r in flow.renames}
+
+    def ready() -> bool:
+        mm2.check_alive()
+        try:
+            if not mm2_running(connector_states(target, status_topic(flow.source))):
+                return False
+            return expected <= set(fetch_metadata(target).topics)
+        except (KafkaException, ClusterUnreachable):
+            return False  # a topic MM2 just created is not readable for a moment
+
+    wait_until(ready, timeout=max(10.0, deadline - time.monotonic()), interval=0.5,
+               what=f"MirrorMaker 2 {flow.name}: connectors RUNNING and renamed topics created")
+
+
+def _local_routes(rendered: Mapping[str, str], gateway: str, bootstraps: Mapping[str, str]) -> RouteTable:
+    return local_route_table(parse_route_file(rendered[f"proxy/{gateway}.routes.json"], gateway), bootstraps)
+
+
+def _start_proxy(gateway: str, table: RouteTable, site: Site, deadline: float) -> tuple[Any, dict[str, Any]]:
+    routes = site.route_file(gateway)
+    routes.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(routes, local_route_file_text(table))
+    ports = allocate_ports([f"{gateway}-listen", f"{gateway}-admin"])
+    listen, admin = f"127.0.0.1:{ports[f'{gateway}-listen']}", f"127.0.0.1:{ports[f'{gateway}-admin']}"
+    log = site.logs / f"sandbox-proxy-{gateway}.log"
+    decisions = site.logs / f"sandbox-proxy-{gateway}.decisions.jsonl"
+    command = [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", listen,
+               "--admin", admin, "--decision-log", str(decisions)]
+    proc = processes.spawn(command, output=log, detached=True)
+    record = process_record(proc.pid, listen=listen, admin=f"http://{admin}", routes=str(routes), log=str(log),
+                            decision_log=str(decisions))
+
+    def proxy_ready() -> bool:
+        if proc.poll() is not None:
+            raise SandboxError(f"proxy {gateway} exited with code {proc.poll()}\n{tail(log)}")
+        return _http_ok(f"http://{admin}/readyz")
+
+    wait_until(proxy_ready, timeout=max(10.0, deadline - time.monotonic()), what=f"proxy {gateway} /readyz")
+    return proc, record
+
+
+def _stop_quietly(things: list[Any]) -> None:
+    for thing in reversed(things):
+        try:
+            if isinstance(thing, (KafkaNode, MirrorMaker2)):
+                thing.stop()
+            else:
+                processes.terminate(thing, 10.0)
+        except Exception:  # noqa: BLE001 - best effort while unwinding
+            pass
+
+
 def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float = 180.0,
        with_proxy: bool = True) -> dict[str, Any]:
     """Start everything and wait until it is ready; returns the state written to sandbox.json.
 
     On failure everything started so far is stopped again and SandboxError raised.
     """
+    state_dir = state_dir.absolute()
     existing = read_state(state_dir)
     if existing is not None:
         running = [label for label, rec in all_processes(existing) if is_alive(rec)]
         if running:
             raise SandboxError(f"the sandbox is already up ({', '.join(running)}); `ferry sandbox down` first")
-    validation = validate_specs(specs_dir)
-    if not validation.ok:
-        errors = [d for d in validation.diagnostics if d.is_error]
-        raise SandboxError(f"{specs_dir} has {len(errors)} error(s); run `ferry validate --specs {specs_dir}`")
-    specs = validation.specs
-    org = build_org(specs)
-    rendered = render_org(org)
+    specs, org, rendered = _compile(specs_dir)
     plans = plan_clusters(specs)
 
-    data = state_dir / "sandbox"
-    logs = state_dir / "logs"
-    if data.exists():
-        import shutil
-
-        shutil.rmtree(data)
-    logs.mkdir(parents=True, exist_ok=True)
+    site = Site(state_dir, lib=Path(), policy_jar=Path())
+    if site.data.exists():
+        shutil.rmtree(site.data)
+    site.logs.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
-    state: dict[str, Any] = {"ready": False, "specs": str(specs_dir), "state_dir": str(state_dir),
+    state: dict[str, Any] = {"ready": False, "specs": str(specs_dir.absolute()), "state_dir": str(state_dir),
                              "clusters": {}, "mm2": {}, "proxy": {}}
     started: list[Any] = []
     try:
-        lib, jar = ensure_kafka_lib(), ensure_policy_jar()
+        site = Site(state_dir, lib=ensure_kafka_lib(), policy_jar=ensure_policy_jar())
         nodes = {
-            p.name: KafkaNode(f"sandbox-{p.name}", base_dir=data / "clusters" / p.name, security=p.security,
-                              log_dir=logs, lib_dir=lib, detached=True)
+            p.name: KafkaNode(f"sandbox-{p.name}", base_dir=site.data / "clusters" / p.name, security=p.security,
+                              log_dir=site.logs, lib_dir=site.lib, detached=True)
             for p in plans
         }
         t0 = time.monotonic()
@@ -245,102 +368,190 @@ def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float =
         echo(f"  clusters ready in {time.monotonic() - t0:.1f} s")
 
         bootstraps = {name: node.bootstrap for name, node in nodes.items()}
-        secrets = data / "secrets"
         for p in plans:
             if p.secret:
-                write_secret(secrets, p.secret, SANDBOX_USER, DEFAULT_USERS[SANDBOX_USER])
-        # The legacy topics the flows mirror, with the spec's partition counts.
-        for mig in specs.migrations:
-            if not any(f.source == mig.model.source for f in org.flows):
-                continue
-            source = {**nodes[mig.model.source].client_config(), "log_level": 3}
-            existing_topics = set(fetch_metadata(source).topics)
-            for legacy in sorted(mig.model.topics):
-                if legacy not in existing_topics:
-                    create_topic(source, legacy, mig.model.renamed(legacy).partitions or 1)
+                write_secret(site.secrets, p.secret, SANDBOX_USER, DEFAULT_USERS[SANDBOX_USER])
+        _ensure_legacy_topics(specs, org, state["clusters"])
 
         mm2s: dict[str, MirrorMaker2] = {}
         for flow in org.flows:
-            config = data / "mm2" / f"{flow.name}.properties"
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(substitute_mm2_properties(rendered[f"mm2/{flow.name}.properties"], bootstraps, secrets))
-            mm2 = MirrorMaker2(f"sandbox-mm2-{flow.name}", config, clusters=[flow.target], log_dir=logs,
-                               lib_dir=lib, policy_jar=jar, detached=True)
+            mm2, record = _start_mm2(flow, _localised_mm2(rendered, flow.name, bootstraps, site), site)
             started.append(mm2)
-            mm2.start()
             mm2s[flow.name] = mm2
-            state["mm2"][flow.name] = process_record(mm2.pid, config=str(config), log=str(mm2.log_file),
-                                                     source=flow.source, target=flow.target)
+            state["mm2"][flow.name] = record
             write_state(state_dir, state)
         t1 = time.monotonic()
         if mm2s:
             echo(f"starting MirrorMaker 2 for {len(mm2s)} flow(s): {', '.join(mm2s)}")
         for flow in org.flows:
-            mm2 = mm2s[flow.name]
-            target = {**nodes[flow.target].client_config(), "log_level": 3}
-            expected = {r.new for r in flow.renames}
-
-            def ready() -> bool:
-                mm2.check_alive()
-                try:
-                    if not mm2_running(connector_states(target, status_topic(flow.source))):
-                        return False
-                    return expected <= set(fetch_metadata(target).topics)
-                except (KafkaException, ClusterUnreachable):
-                    return False  # a topic MM2 just created is not readable for a moment
-
-            wait_until(ready, timeout=max(10.0, deadline - time.monotonic()), interval=0.5,
-                       what=f"MirrorMaker 2 {flow.name}: connectors RUNNING and renamed topics created")
+            _wait_mm2(flow, mm2s[flow.name], state["clusters"], deadline)
         if mm2s:
             echo(f"  MirrorMaker 2 ready in {time.monotonic() - t1:.1f} s")
 
-        gateways = org.gateways if with_proxy and _proxy_available() else ()
+        gateways = org.gateways if with_proxy else ()
         if gateways:
             state["proxy"] = {"gateways": {}, "admin": {}}
             echo(f"starting {len(gateways)} proxy(ies): {', '.join(g.table.gateway for g in gateways)}")
         for gw in gateways:
             name = gw.table.gateway
-            table = local_route_table(parse_route_file(rendered[f"proxy/{name}.routes.yaml"], name), bootstraps)
-            routes = data / "proxy" / f"{name}.routes.yaml"
-            routes.parent.mkdir(parents=True, exist_ok=True)
-            routes.write_text(route_file_text(table))
-            ports = allocate_ports([f"{name}-listen", f"{name}-admin"])
-            listen, admin = f"127.0.0.1:{ports[f'{name}-listen']}", f"127.0.0.1:{ports[f'{name}-admin']}"
-            log = logs / f"sandbox-proxy-{name}.log"
-            decisions = logs / f"sandbox-proxy-{name}.decisions.jsonl"
-            command = [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", listen,
-                       "--admin", admin, "--decision-log", str(decisions)]
-            proc = processes.spawn(command, output=log, detached=True)
+            proc, record = _start_proxy(name, _local_routes(rendered, name, bootstraps), site, deadline)
             started.append(proc)
-            state["proxy"]["gateways"][name] = process_record(
-                proc.pid, listen=listen, admin=f"http://{admin}", routes=str(routes), log=str(log),
-                decision_log=str(decisions))
-            state["proxy"]["admin"][name] = f"http://{admin}"
+            state["proxy"]["gateways"][name] = record
+            state["proxy"]["admin"][name] = record["admin"]
             write_state(state_dir, state)
-
-            def proxy_ready() -> bool:
-                if proc.poll() is not None:
-                    raise SandboxError(f"proxy {name} exited with code {proc.poll()}\n{tail(log)}")
-                return _http_ok(f"http://{admin}/readyz")
-
-            wait_until(proxy_ready, timeout=max(10.0, deadline - time.monotonic()), what=f"proxy {name} /readyz")
         if not gateways:
             state.pop("proxy")
+        write_tree(rendered, site.applied)
         state["ready"] = True
         write_state(state_dir, state)
         return state
     except BaseException:
         echo("start-up failed; stopping what was started")
-        for thing in reversed(started):
-            try:
-                if isinstance(thing, (KafkaNode, MirrorMaker2)):
-                    thing.stop()
-                else:
-                    processes.terminate(thing, 10.0)
-            except Exception:  # noqa: BLE001 - best effort while unwinding
-                pass
+        _stop_quietly(started)
         state_path(state_dir).unlink(missing_ok=True)
         raise
+
+
+def _compile(specs_dir: Path) -> tuple[Specs, Org, dict[str, str]]:
+    """Validate and render the specs; SandboxError (with the diagnostics) when they have errors."""
+    validation = validate_specs(specs_dir)
+    if not validation.ok:
+        errors = [d for d in validation.diagnostics if d.is_error]
+        raise SandboxError(
+            f"{specs_dir} has {len(errors)} error(s); nothing changed:\n{format_text(validation.diagnostics)}".rstrip())
+    specs = validation.specs
+    org = build_org(specs)
+    return specs, org, render_org(org)
+
+
+# ---- sync
+
+
+@dataclass
+class SyncReport:
+    """What ``sync`` changed: the plan's words, then what was done to which process."""
+
+    plan: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def lines(self) -> list[str]:
+        return [*self.plan, *self.actions] if self.changed else ["sandbox in sync with the specs: nothing to change"]
+
+
+def sync(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float = 120.0) -> SyncReport:
+    """Bring the running sandbox to the specs, as CI and Argo CD do in production.
+
+    Validate (on errors raise and change nothing); render; swap each gateway's localised route file in
+    place and wait until its proxy serves the new version (a hot reload: the proxy keeps running and so
+    do its connections); restart only the MirrorMaker 2 flows whose localised config changed, start new
+    flows, stop removed ones. Clusters are not added or removed (that is ``down`` + ``up``). Idempotent:
+    a second call changes nothing and says so.
+    """
+    state_dir = state_dir.absolute()
+    state = read_state(state_dir)
+    if state is None or not state.get("ready"):
+        raise SandboxError(f"the sandbox is not up (no ready {state_path(state_dir)}); `ferry sandbox up` first")
+    down_now = [label for label, rec in all_processes(state) if not is_alive(rec)]
+    if down_now:
+        raise SandboxError(f"not running: {', '.join(down_now)}; `ferry sandbox down` then `ferry sandbox up`")
+    specs, org, rendered = _compile(specs_dir)
+    wanted = {p.name for p in plan_clusters(specs)}
+    if wanted != set(state["clusters"]):
+        added, removed = sorted(wanted - set(state["clusters"])), sorted(set(state["clusters"]) - wanted)
+        change = ", ".join([*(f"+{c}" for c in added), *(f"-{c}" for c in removed)])
+        raise SandboxError(f"the specs' clusters changed ({change}); sync does not add or remove clusters: "
+                           "`ferry sandbox down` then `ferry sandbox up`")
+    site = Site(state_dir, lib=ensure_kafka_lib(), policy_jar=ensure_policy_jar())
+    report = SyncReport()
+    applied = read_tree(site.applied) if site.applied.is_dir() else {}
+    report.plan = format_plan(plan_changes(applied, rendered)).rstrip("\n").splitlines()
+    deadline = time.monotonic() + timeout
+    bootstraps = {name: rec["bootstrap"] for name, rec in state["clusters"].items()}
+    for p in plan_clusters(specs):
+        if p.secret:
+            write_secret(site.secrets, p.secret, SANDBOX_USER, DEFAULT_USERS[SANDBOX_USER])
+    report.actions += [f"topic {t}: created on the legacy cluster" for t in
+                       _ensure_legacy_topics(specs, org, state["clusters"])]
+
+    # Routes first: a cut-over group's instances reach the target as soon as the proxy says so; the
+    # mirror keeps running for it (its offsets keep syncing until the migration completes).
+    if "proxy" in state:
+        report.actions += _sync_proxies(state, org, rendered, bootstraps, site, deadline, echo)
+        write_state(state_dir, state)
+    report.actions += _sync_mirrors(state, org, rendered, bootstraps, site, deadline, echo)
+    write_tree(rendered, site.applied)
+    write_state(state_dir, state)
+    return report
+
+
+def _sync_proxies(state: dict[str, Any], org: Org, rendered: Mapping[str, str], bootstraps: Mapping[str, str],
+                  site: Site, deadline: float, echo: Echo) -> list[str]:
+    actions = []
+    running: dict[str, dict[str, Any]] = state["proxy"]["gateways"]
+    wanted = {gw.table.gateway for gw in org.gateways}
+    for name in sorted(set(running) - wanted):
+        stop_processes([(f"proxy {name}", running[name])], echo=echo)
+        del running[name]
+        state["proxy"]["admin"].pop(name, None)
+        actions.append(f"proxy {name}: stopped (gateway removed)")
+    for name in sorted(wanted):
+        table = _local_routes(rendered, name, bootstraps)
+        if name not in running:
+            _proc, record = _start_proxy(name, table, site, deadline)
+            running[name] = record
+            state["proxy"]["admin"][name] = record["admin"]
+            actions.append(f"proxy {name}: started on {record['listen']} (new gateway)")
+            continue
+        record = running[name]
+        serving = _http_json(f"{record['admin']}/routes") or {}
+        if serving.get("version") == table.version:
+            continue
+        write_atomically(Path(record["routes"]), local_route_file_text(table))
+
+        def reloaded(admin: str = record["admin"], version: str = table.version) -> bool:
+            return (_http_json(f"{admin}/routes") or {}).get("version") == version
+
+        wait_until(reloaded, timeout=max(5.0, deadline - time.monotonic()), interval=0.05,
+                   what=f"proxy {name} to hot-reload route version {table.version} (see {record['log']})")
+        actions.append(f"proxy {name}: routes {serving.get('version', '?')} -> {table.version} "
+                       f"(hot reload, pid {record['pid']} kept)")
+    return actions
+
+
+def _sync_mirrors(state: dict[str, Any], org: Org, rendered: Mapping[str, str], bootstraps: Mapping[str, str],
+                  site: Site, deadline: float, echo: Echo) -> list[str]:
+    actions = []
+    running: dict[str, dict[str, Any]] = state["mm2"]
+    flows = {flow.name: flow for flow in org.flows}
+    for name in sorted(set(running) - set(flows)):
+        stop_processes([(f"mm2 {name}", running[name])], echo=echo)
+        del running[name]
+        site.mm2_config(name).unlink(missing_ok=True)
+        actions.append(f"mm2 {name}: stopped (flow removed)")
+    starting: list[tuple[Flow, MirrorMaker2]] = []
+    for name, flow in sorted(flows.items()):
+        text = _localised_mm2(rendered, name, bootstraps, site)
+        if name in running:
+            try:
+                current = Path(running[name]["config"]).read_text()
+            except OSError:
+                current = None
+            if current == text:
+                continue
+            stop_processes([(f"mm2 {name}", running[name])], echo=echo)
+            actions.append(f"mm2 {name}: restarted (rendered config changed)")
+        else:
+            actions.append(f"mm2 {name}: started (new flow)")
+        mm2, running[name] = _start_mm2(flow, text, site)
+        starting.append((flow, mm2))
+    for flow, mm2 in starting:
+        _wait_mm2(flow, mm2, state["clusters"], deadline)
+    return actions
 
 
 # ---- down
@@ -388,8 +599,6 @@ def down(state_dir: Path, *, echo: Echo = print) -> list[str]:
     left = [label for label, rec in records if is_alive(rec)]
     if left:
         raise SandboxError(f"still running: {', '.join(left)}")
-    import shutil
-
     shutil.rmtree(state_dir / "sandbox", ignore_errors=True)
     state_path(state_dir).unlink(missing_ok=True)
     return stopped
@@ -415,10 +624,7 @@ def status(state_dir: Path) -> dict[str, Any]:
     components = []
     clients: dict[str, dict[str, str]] = {}
     for name, rec in sorted(state.get("clusters", {}).items()):
-        config = {"bootstrap.servers": rec["bootstrap"]}
-        if rec.get("sasl_mechanism"):
-            config.update({"security.protocol": rec["security_protocol"], "sasl.mechanism": rec["sasl_mechanism"],
-                           "sasl.username": rec["sasl_username"], "sasl.password": rec["sasl_password"]})
+        config = cluster_client_config(rec)
         clients[name] = config
         alive = is_alive(rec)
         detail = rec["bootstrap"]
