@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FERRY := $(BIN)/ferry
 
-.PHONY: setup demo test test-fast e2e bench bench-mm2 bench-proxy sandbox clean
+.PHONY: setup demo test test-fast lint typecheck e2e bench bench-mm2 bench-proxy sandbox clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,23 @@ test: setup
 ## test-fast: everything that does not start Kafka
 test-fast: setup
 	$(BIN)/pytest -m "not kafka"
+
+## lint: ruff (rules in pyproject.toml), then typecheck; fails on any finding
+lint: setup
+	@rc=0; $(BIN)/ruff check . || rc=1; $(MAKE) --no-print-directory typecheck || rc=1; exit $$rc
+
+# Each test directory has its own top-level `conftest` and mypy holds one module per name in a
+# run: the product and benches in one run, then tests/*.py, then each test directory on its own
+# (a directory with an __init__.py is the package tests.<dir>).
+TEST_DIRS = $(patsubst %/,%,$(sort $(dir $(wildcard tests/*/*.py))))
+MYPY_RUNS = "" "$(wildcard tests/*.py)" \
+  $(foreach d,$(TEST_DIRS),"$(if $(wildcard $(d)/__init__.py),-p $(subst /,.,$(d)),$(d))")
+
+## typecheck: mypy on ferry/ compiler/ proxy/ sandbox/ bench/, then tests/ a directory per run
+typecheck: setup
+	@rc=0; for args in $(MYPY_RUNS); do \
+	  echo "mypy $${args:-(the files in pyproject.toml)}"; $(BIN)/mypy $$args || rc=1; \
+	done; exit $$rc
 
 ## e2e: the end-to-end migration alone; its last line is machine-readable
 e2e: setup
