@@ -17,7 +17,7 @@ from typing import IO, Any, Final
 
 from .session import Session
 
-__all__ = ["DecisionSink", "JsonLineSink", "MAX_LOGGED_CLIENT_ID", "record"]
+__all__ = ["MAX_LOGGED_CLIENT_ID", "DecisionSink", "JsonLineSink", "record"]
 
 MAX_LOGGED_CLIENT_ID: Final = 256
 
@@ -43,7 +43,7 @@ def record(
         "event": "connection",
         "gateway": gateway,
         "peer": peer,
-        "client_id": client_id[:MAX_LOGGED_CLIENT_ID] if truncated else client_id,
+        "client_id": client_id[:MAX_LOGGED_CLIENT_ID] if client_id is not None and truncated else client_id,
         "api": f"{frame.api_name} v{frame.api_version}" if frame else None,
         "rule": decision.rule.match if decision and decision.rule else None,
         "rule_index": decision.index + 1 if decision and decision.index is not None else None,

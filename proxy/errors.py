@@ -1,7 +1,17 @@
 """The wire proxy's error family.
 
 Everything the proxy raises on purpose derives from :class:`ProxyError`, so the IO shell can
-tell "we refused this connection for a reason we can name" from a bug.
+tell "we refused this connection for a reason we can name" from a bug, and an entry point can
+print any of them as one line instead of a traceback. The family:
+
+* :class:`ProtocolError` - bytes that can never become a Kafka request (the codec);
+* :class:`~proxy.routetable.RouteFileError` - a route file that cannot be used (also a
+  ``ValueError``, as the route-table contract promises its other users);
+* :class:`StartupError` - a setting the process cannot start with (the runtime).
+
+:class:`ProtocolError` is deliberately *not* a ``ValueError``: the session tells it apart from
+every other failure by type, and a stray ``ValueError`` from a bug in the parser must surface
+as a bug, not be mistaken for a client's malformed bytes.
 
 :class:`ProtocolError` is what the first-frame codec raises for bytes that can never become a
 valid Kafka request. Its ``cause`` is a :class:`ProtocolErrorCause`: a closed set of short
@@ -16,6 +26,10 @@ from enum import StrEnum
 
 class ProxyError(Exception):
     """Root of every error the proxy raises deliberately."""
+
+
+class StartupError(ProxyError):
+    """The proxy cannot start as configured; the message says what to change."""
 
 
 class ProtocolErrorCause(StrEnum):

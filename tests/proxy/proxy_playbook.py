@@ -1,6 +1,7 @@
-"""A transcript harness for proxy.session (after mitmproxy's Playbook): write the events that
-come in (``>>``) and the commands expected out (``<<``) in order; ``assert playbook`` runs the
-events through the session and compares the whole transcript at once.
+"""A transcript harness for the proxy's pure machines, ``proxy.session`` and ``proxy.pipe``
+(after mitmproxy's Playbook): write the events that come in (``>>``) and the commands expected
+out (``<<``) in order; ``assert playbook`` runs the events through the machine and compares the
+whole transcript at once.
 
     assert (
         Playbook(session)
@@ -14,21 +15,25 @@ events through the session and compares the whole transcript at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from proxy.session import Command, Event, Session
+
+class Machine(Protocol):
+    def handle(self, event: Any) -> Sequence[Any]: ...
 
 
 @dataclass
 class Playbook:
-    session: Session
+    machine: Machine
     script: list[tuple[str, object]] = field(default_factory=list)
 
-    def __rshift__(self, event: Event) -> Playbook:
+    def __rshift__(self, event: object) -> Playbook:
         self.script.append((">>", event))
         return self
 
-    def __lshift__(self, command: Command) -> Playbook:
+    def __lshift__(self, command: object) -> Playbook:
         self.script.append(("<<", command))
         return self
 
@@ -37,7 +42,7 @@ class Playbook:
         for kind, item in self.script:
             if kind == ">>":
                 actual.append((">>", item))
-                actual.extend(("<<", c) for c in self.session.handle(item))  # type: ignore[arg-type]
+                actual.extend(("<<", c) for c in self.machine.handle(item))  # type: ignore[arg-type]
         if actual != self.script:
             raise AssertionError("transcript differs:\n" + _side_by_side(self.script, actual))
         return True

@@ -31,14 +31,12 @@ from proxy.codec import (
     FirstFrame,
     NeedMoreData,
     RequestHeader,
-    encode_api_versions_request,
-    encode_frame,
-    encode_request_header,
     parse_first_frame,
     peek_request_header,
     request_header_version,
 )
 from proxy.errors import ProtocolError, ProtocolErrorCause, ProxyError
+from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO_ROOT = Path(__file__).resolve().parents[2]

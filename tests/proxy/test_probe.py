@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from proxy.probe import _records, crc32c, main, metadata_request, probe, record_batch
+from tests.tools.probe import _records, crc32c, main, metadata_request, probe, record_batch
 
 
 def test_crc32c_check_value() -> None:

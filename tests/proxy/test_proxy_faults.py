@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from proxy.codec import encode_api_versions_request, encode_frame, encode_request_header
 from proxy.config import Limits
-from proxy.probe import probe
-from proxy.server import raise_fd_limit
+from proxy.runtime import raise_fd_limit
 from proxy_harness import RunningProxy, make_table, write_routes
+from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
+from tests.tools.probe import probe
 
 pytestmark = pytest.mark.kafka
 
@@ -24,7 +24,7 @@ TLS_CLIENT_HELLO = bytes.fromhex("16030100c4010000c00303") + bytes(32) + b"\x00\
 
 @pytest.fixture
 def routes(tmp_path: Path, kafka) -> Path:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy"))
     return path
 
@@ -76,7 +76,7 @@ def test_malformed_first_bytes_are_refused(proxy, kafka, data: bytes, cause: str
     else:
         assert answer == b""
     _still_serving(proxy, kafka)
-    assert proxy.metrics.first_frame_errors.value(cause) == 1
+    assert proxy.metrics.value("ferry_proxy_first_frame_errors_total", cause=cause) == 1
     proxy.wait_for(lambda: len(proxy.records) == 2)
     bad = proxy.records[0]
     assert (bad["outcome"], bad["cause"], bad["upstream"]) == ("malformed", cause, None)
@@ -90,7 +90,7 @@ def test_a_truncated_frame_times_out(proxy, kafka) -> None:
         assert _read_all(s) == b""
         assert 0.5 < time.monotonic() - started < 3
     _still_serving(proxy, kafka)
-    assert proxy.metrics.first_frame_errors.value("timeout") == 1
+    assert proxy.metrics.value("ferry_proxy_first_frame_errors_total", cause="timeout") == 1
 
 
 def test_a_slowloris_client_is_cut_off_while_others_are_served(proxy, kafka) -> None:
@@ -113,7 +113,7 @@ def test_a_slowloris_client_is_cut_off_while_others_are_served(proxy, kafka) -> 
             if time.monotonic() - started > 0.2:
                 _still_serving(proxy, kafka)  # meanwhile, others bootstrap
     assert closed_after is not None and closed_after < 2.0
-    assert proxy.metrics.first_frame_errors.value("timeout") == 1
+    assert proxy.metrics.value("ferry_proxy_first_frame_errors_total", cause="timeout") == 1
 
 
 def test_thousands_of_idle_sockets_do_not_stop_bootstraps(routes: Path, kafka) -> None:
@@ -124,26 +124,27 @@ def test_thousands_of_idle_sockets_do_not_stop_bootstraps(routes: Path, kafka) -
         try:
             for _ in range(count):
                 idle.append(socket.create_connection(p.address))
-            p.wait_for(lambda: p.metrics.active.value() == count, what="all idle sockets accepted")
+            p.wait_for(lambda: p.metrics.value("ferry_proxy_connections_active") == count,
+                       what="all idle sockets accepted")
             started = time.monotonic()
             _still_serving(p, kafka)
             assert time.monotonic() - started < 1.0
         finally:
             for s in idle:
                 s.close()
-        p.wait_for(lambda: p.metrics.active.value() == 0, what="idle sockets cleaned up")
-    assert p.metrics.closed.value("client_closed") == count
+        p.wait_for(lambda: p.metrics.value("ferry_proxy_connections_active") == 0, what="idle sockets cleaned up")
+    assert p.metrics.value("ferry_proxy_connections_closed_total", outcome="client_closed") == count
 
 
 def test_the_connection_limit_refuses_the_excess_at_once(routes: Path, kafka) -> None:
     with RunningProxy(routes, limits=Limits(max_connections=20, first_frame_timeout=30)) as p:
         held = [socket.create_connection(p.address) for _ in range(20)]
-        p.wait_for(lambda: p.metrics.active.value() == 20)
+        p.wait_for(lambda: p.metrics.value("ferry_proxy_connections_active") == 20)
         with socket.create_connection(p.address) as extra:
             assert _read_all(extra) == b""
-        assert p.metrics.refused.value("max_connections") == 1
+        assert p.metrics.value("ferry_proxy_connections_refused_total", reason="max_connections") == 1
         held.pop().close()
-        p.wait_for(lambda: p.metrics.active.value() == 19)
+        p.wait_for(lambda: p.metrics.value("ferry_proxy_connections_active") == 19)
         _still_serving(p, kafka)
         for s in held:
             s.close()
@@ -168,7 +169,7 @@ def test_a_client_reset_mid_pipe_and_mid_frame_is_cleaned_up(proxy) -> None:
         time.sleep(0.1)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()  # RST
-    proxy.wait_for(lambda: proxy.metrics.active.value() == 0 and len(proxy.records) == 2)
+    proxy.wait_for(lambda: proxy.metrics.value("ferry_proxy_connections_active") == 0 and len(proxy.records) == 2)
     assert sorted(proxy.outcomes()) == ["client_closed", "error"] or sorted(proxy.outcomes()) == [
         "client_closed", "forwarded"]
 

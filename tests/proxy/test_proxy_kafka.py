@@ -17,8 +17,9 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from proxy.codec import encode_api_versions_request
-from proxy.probe import (
+from proxy_harness import RunningProxy, make_table, write_routes
+from tests.tools.kafka_frames import encode_api_versions_request
+from tests.tools.probe import (
     KafkaConnection,
     fetch_request,
     parse_fetch,
@@ -26,7 +27,6 @@ from proxy.probe import (
     probe,
     produce_request,
 )
-from proxy_harness import RunningProxy, make_table, write_routes
 
 pytestmark = pytest.mark.kafka
 
@@ -43,7 +43,7 @@ def _table(kafka, **overrides):
 
 @pytest.fixture
 def routes(tmp_path: Path, kafka) -> Path:
-    path = tmp_path / "gw-test.routes.yaml"
+    path = tmp_path / "gw-test.routes.json"
     write_routes(path, _table(kafka))
     return path
 
@@ -113,7 +113,7 @@ def test_a_fenced_client_is_refused_and_others_keep_working(proxy, kafka) -> Non
     fenced = [r for r in proxy.records if r["client_id"] == "fenced.ledger.0"]
     assert fenced and {r["outcome"] for r in fenced} == {"fenced"}
     assert all(r["bytes_up"] == 0 and r["upstream"] is None for r in fenced)  # nothing ever dialled
-    assert proxy.metrics.refused.value("fenced") == len(fenced)
+    assert proxy.metrics.value("ferry_proxy_connections_refused_total", reason="fenced") == len(fenced)
 
 
 def test_the_raw_fence_is_a_clean_close(proxy) -> None:
@@ -198,7 +198,7 @@ def test_failover_to_the_next_bootstrap_server(tmp_path: Path, kafka, dead_addre
                                                "target": [kafka["target"].bootstrap]}))
     with RunningProxy(path) as p:
         assert probe(p.address, "x").cluster_id == kafka["legacy"].cluster_id
-        assert p.metrics.connect_failures.value("legacy", "refused") == 1
+        assert p.metrics.value("ferry_proxy_upstream_connect_failures_total", cluster="legacy", reason="refused") == 1
     (rec,) = p.records
     assert rec["upstream"] == kafka["legacy"].bootstrap and rec["dial_failures"] == [f"{dead_address} (refused)"]
 
@@ -216,7 +216,7 @@ def test_a_whole_cluster_down_closes_cleanly_and_others_still_route(tmp_path: Pa
         p.wait_for(lambda: len(p.records) == 2)
     down = next(r for r in p.records if r["client_id"] == "migrated.a")
     assert down["outcome"] == "upstream_unavailable" and len(down["dial_failures"]) == 2
-    assert p.metrics.closed.value("upstream_unavailable") == 1
+    assert p.metrics.value("ferry_proxy_connections_closed_total", outcome="upstream_unavailable") == 1
 
 
 def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path: Path, kafka) -> None:
@@ -242,7 +242,8 @@ def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path
             started = time.monotonic()
             assert probe(p.address, "x").cluster_id == kafka["legacy"].cluster_id
             assert 0.25 < time.monotonic() - started < 3
-            assert p.metrics.connect_failures.value("legacy", "timeout") == 1
+            assert p.metrics.value("ferry_proxy_upstream_connect_failures_total",
+                                   cluster="legacy", reason="timeout") == 1
     finally:
         for f in fillers:
             f.close()

@@ -17,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from proxy.probe import KafkaConnection, KafkaWireError, probe
 from proxy_harness import RunningProxy, make_table, write_routes
+from tests.tools.probe import KafkaConnection, KafkaWireError, probe
 
 pytestmark = pytest.mark.kafka
 
 FLIPS = 100
 MODES = ("inplace", "rename", "symlink")
+
+
+def reloads(p: RunningProxy, outcome: str) -> float:
+    return p.metrics.value("ferry_proxy_route_reloads_total", outcome=outcome)
 
 
 def _tables(kafka):
@@ -50,7 +54,7 @@ def _lands_on(address, client_id: str, kafka) -> str:
 
 def test_reload_under_traffic(tmp_path: Path, kafka) -> None:
     to_legacy, to_target = _tables(kafka)
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, to_legacy, mode="symlink")
     stop = threading.Event()
     bootstraps, failures = [0], []
@@ -86,8 +90,8 @@ def test_reload_under_traffic(tmp_path: Path, kafka) -> None:
         # The pipe opened before the first flip still goes where it went, on the same socket.
         assert pinned.metadata("flip.pinned", []).cluster_id == kafka["legacy"].cluster_id
         pinned.close()
-        assert p.metrics.reloads.value("applied") == FLIPS
-        assert p.metrics.reloads.value("invalid") == 0
+        assert reloads(p, "applied") == FLIPS
+        assert reloads(p, "invalid") == 0
         status, _, body = p.admin("/routes")
         assert status == 200 and json.loads(body)["version"] == to_legacy.version
 
@@ -99,12 +103,12 @@ def test_reload_under_traffic(tmp_path: Path, kafka) -> None:
 
 def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path, kafka) -> None:
     to_legacy, to_target = _tables(kafka)
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, to_target)
     with RunningProxy(path) as p:
         assert _lands_on(p.address, "flip.a", kafka) == "target"
         path.write_text("format: ferry.routes/v1\nrules: [\n")  # broken YAML
-        p.wait_for(lambda: p.metrics.reloads.value("invalid") == 1, what="the invalid reload")
+        p.wait_for(lambda: reloads(p, "invalid") == 1, what="the invalid reload")
         assert _lands_on(p.address, "flip.b", kafka) == "target"
         status, _, body = p.admin("/readyz")
         ready = json.loads(body)
@@ -112,11 +116,11 @@ def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path
         assert "ferry_proxy_route_file_stale 1" in p.admin("/metrics")[2]
 
         path.unlink()
-        p.wait_for(lambda: p.metrics.reloads.value("missing") == 1, what="the missing reload")
+        p.wait_for(lambda: reloads(p, "missing") == 1, what="the missing reload")
         assert _lands_on(p.address, "flip.c", kafka) == "target"
 
         write_routes(path, to_legacy)
-        p.wait_for(lambda: p.metrics.reloads.value("applied") == 1, what="the good reload")
+        p.wait_for(lambda: reloads(p, "applied") == 1, what="the good reload")
         assert _lands_on(p.address, "flip.d", kafka) == "legacy"
         ready = json.loads(p.admin("/readyz")[2])
         assert ready["stale"] is False and "reload_error" not in ready

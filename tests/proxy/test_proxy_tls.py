@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.codec import encode_api_versions_request
-from proxy.probe import probe
 from proxy_harness import RunningProxy, make_table, write_routes
+from tests.tools.kafka_frames import encode_api_versions_request
+from tests.tools.probe import probe
 
 pytestmark = pytest.mark.kafka
 
@@ -45,7 +45,7 @@ def _client_context(cert: Path) -> ssl.SSLContext:
 @pytest.fixture
 def tls_proxy(tmp_path: Path, kafka, certificate):
     cert, key = certificate
-    path = tmp_path / "tls.routes.yaml"
+    path = tmp_path / "tls.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy", gateway="gw-tls"))
     with RunningProxy(path, config_overrides={"tls_cert": cert, "tls_key": key}) as p:
         yield p
@@ -74,7 +74,7 @@ def test_plain_kafka_on_the_tls_listener_fails_the_handshake_and_others_continue
 
 def test_tls_towards_a_cluster_that_says_tls(tmp_path: Path, tls_proxy, kafka, certificate) -> None:
     cert, _ = certificate
-    path = tmp_path / "front.routes.yaml"
+    path = tmp_path / "front.routes.json"
     # proxy B sees proxy A as cluster "secure" with tls: true
     write_routes(path, make_table({"secure": [tls_proxy.bootstrap]}, default="secure", tls=["secure"]))
     with RunningProxy(path, config_overrides={"upstream_ca": cert}) as front:
@@ -86,12 +86,12 @@ def test_tls_towards_a_cluster_that_says_tls(tmp_path: Path, tls_proxy, kafka, c
 
 
 def test_an_untrusted_cluster_certificate_is_a_failed_dial(tmp_path: Path, tls_proxy) -> None:
-    path = tmp_path / "front.routes.yaml"
+    path = tmp_path / "front.routes.json"
     write_routes(path, make_table({"secure": [tls_proxy.bootstrap]}, default="secure", tls=["secure"]))
     with RunningProxy(path) as front:  # system CAs only: our self-signed cert is not trusted
         with socket.create_connection(front.address, timeout=5) as s:
             s.sendall(encode_api_versions_request(3, 1, "x"))
             assert s.recv(10) == b""
         front.wait_for(lambda: front.records)
-    assert front.metrics.connect_failures.value("secure", "tls") == 1
+    assert front.metrics.value("ferry_proxy_upstream_connect_failures_total", cluster="secure", reason="tls") == 1
     assert front.records[0]["outcome"] == "upstream_unavailable"

@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 from compiler.explain import explain
 from compiler.org import build_org
 from compiler.validate import validate_specs
-from proxy_playbook import Playbook
-from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 from proxy.errors import ProtocolErrorCause as Cause
 from proxy.routetable import Endpoint, build_table, parse_route_file
 from proxy.session import (
@@ -41,6 +39,8 @@ from proxy.session import (
     UpstreamFailed,
     parse_address,
 )
+from proxy_playbook import Playbook
+from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 
 REPO = Path(__file__).resolve().parents[2]
 ROUTES = REPO / "rendered" / "proxy"

@@ -1,15 +1,16 @@
 """A minimal, blocking Kafka client over a plain socket: enough to ask "where does this client
 id land?" through a proxy, and to push real requests through a pipe.
 
-    python -m proxy.probe 127.0.0.1:9092 billing.invoice-mailer.1
+    python -m tests.tools.probe 127.0.0.1:9092 billing.invoice-mailer.1
     {"cluster_id": "...", "brokers": ["1@kafka-1.governed.internal:9094"], ...}
 
 It speaks exactly what it needs, at versions every Kafka 4.x broker accepts (KIP-896 removed
 the older ones): ApiVersions v0-v4, SaslHandshake v1 + SaslAuthenticate v1 with SCRAM-SHA-256/512
 (RFC 5802), Metadata v4, Produce v3 (one uncompressed record batch), Fetch v4. Requests are
-built with the codec's header encoders; responses use header v0 at these versions (ApiVersions
-responses always do), over TCP or TLS. Not a client library: no retries, no compression. Used by the
-proxy's tests and benchmarks, and by operators checking where a client id lands.
+built with ``tests.tools.kafka_frames``; responses use header v0 at these versions (ApiVersions
+responses always do), over TCP or TLS. Not a client library: no retries, no compression. Used
+by the proxy's tests and benchmarks, and from a checkout (run from the repository root) to
+check where a client id lands.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .codec import encode_api_versions_request, encode_frame, encode_request_header
+from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 
 __all__ = [
     "KafkaConnection",
@@ -394,7 +395,7 @@ class KafkaConnection:
         without_proof = f"c=biws,r={fields['r']}"
         auth_message = f"{first_bare},{server_first},{without_proof}".encode()
         signature = hmac.new(digest(client_key).digest(), auth_message, digest).digest()
-        proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature))).decode()
+        proof = base64.b64encode(bytes(a ^ b for a, b in zip(client_key, signature, strict=True))).decode()
         server_final = self._authenticate(client_id, f"{without_proof},p={proof}".encode()).decode()
         server_key = hmac.new(salted, b"Server Key", digest).digest()
         expected = base64.b64encode(hmac.new(server_key, auth_message, digest).digest()).decode()
@@ -451,7 +452,7 @@ def probe(
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) not in (2, 4):
-        print("usage: python -m proxy.probe HOST:PORT CLIENT_ID [SCRAM_USER SCRAM_PASSWORD]", file=sys.stderr)
+        print("usage: python -m tests.tools.probe HOST:PORT CLIENT_ID [SCRAM_USER SCRAM_PASSWORD]", file=sys.stderr)
         return 2
     host, _, port = args[0].rpartition(":")
     try:

@@ -1,0 +1,332 @@
+"""An established pipe's control states, as a pure state machine: events in, commands out.
+
+No sockets, no event loop (STYLE.md 6). Once the session says ``StartPipe``, the connection
+shell (``proxy.connection``) copies bytes in the transports' callbacks - ``data_received`` on
+one side is ``write`` on the other - without asking anyone: bytes never pass through this
+machine. What it decides is everything else: which side is read, when a FIN is passed on, who
+is closed or aborted, and how the pipe ended. The shell feeds it :data:`Event` objects and
+carries out the :data:`Command` objects it returns, in order; tests drive it as transcripts
+(``tests/proxy/test_pipe.py``).
+
+A pipe joins two sides, the client and the upstream (the cluster), and carries two directions,
+each named by the side it reads from. A direction is
+
+* READING - its source is read and every chunk written to the other side at once;
+* PAUSED  - the other side's write buffer passed its high mark (the transport said
+  ``pause_writing``), so the source is not read until the buffer drains: backpressure, a slow
+  reader slows its writer instead of growing our memory;
+* ENDED   - its source sent EOF (TCP FIN), which was passed on (``write_eof``) to the other side.
+
+and the pipe as a whole::
+
+     Full(X) / Drained(X): the direction into X      Eof(X), both sides can half-close
+     turns PAUSED / READING (pause or resume Y)     WriteEof(Y)
+                     +-------+                     +-------------+
+                     v       |                     |             v
+                   +-----------+  -----------------+      +-------------+
+     Start ------> |   OPEN    |                          | HALF_CLOSED | <- the other direction
+                   +-----------+                          +-------------+    still flows
+                        |  Eof(X) when a side cannot half-close:        |
+                        |  Close both                                   | Eof(Y): Close both
+                        |  Lost(X): Close (clean) or Abort (error) Y    | Lost, Cut
+                        |  Cut (idle, drain end): Abort both            |
+                        v                                               v
+                   +-----------+   the last side's Lost: Finished(outcome)   +--------+
+                   |  CLOSING  | -----------------------------------------> | CLOSED |
+                   +-----------+                                            +--------+
+
+Rules the machine keeps:
+
+* A FIN is passed on only when both sides can half-close: TLS transports cannot (asyncio's TLS
+  transport closes on EOF), so there an EOF closes the pipe, after the bytes already buffered
+  are written (``Close``, not ``Abort``).
+* A side lost cleanly closes the other gracefully (its buffered bytes still go out); a side
+  lost with an error aborts the other and the pipe ends as ``error``, unless it was already
+  being cut for a reason of its own (idle timeout, drain end), which it keeps.
+* Every pipe ends in CLOSED with exactly one :class:`Finished`, once both transports are gone:
+  the connection's outcome and detail for the session, the metrics and the decision log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .session import Outcome
+
+__all__ = [
+    "Abort",
+    "Close",
+    "Command",
+    "Cut",
+    "Direction",
+    "Drained",
+    "Eof",
+    "Event",
+    "Finished",
+    "Full",
+    "Lost",
+    "PauseReading",
+    "Pipe",
+    "PipePhase",
+    "ResumeReading",
+    "Side",
+    "WriteEof",
+]
+
+
+class Side(StrEnum):
+    CLIENT = "client"
+    UPSTREAM = "upstream"
+
+    @property
+    def other(self) -> Side:
+        return Side.UPSTREAM if self is Side.CLIENT else Side.CLIENT
+
+
+class Direction(StrEnum):
+    """The state of one direction, named by the side it reads from."""
+
+    READING = "reading"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class PipePhase(StrEnum):
+    OPEN = "open"
+    HALF_CLOSED = "half_closed"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+# --------------------------------------------------------------------------------------------
+# Events: what the shell saw on a side's transport.
+
+
+@dataclass(frozen=True, slots=True)
+class Eof:
+    """The side sent EOF: it will send nothing more (it may still read)."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Full:
+    """The side's write buffer passed its high mark (``pause_writing``)."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    """The side's write buffer fell below its low mark (``resume_writing``)."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The side's transport is gone (``connection_lost``); ``error`` says why when it broke."""
+
+    side: Side
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """The shell ends the pipe for a reason of its own (idle timeout, end of the drain)."""
+
+    outcome: Outcome
+    detail: str = ""
+
+
+Event = Eof | Full | Drained | Lost | Cut
+
+
+# --------------------------------------------------------------------------------------------
+# Commands: what the shell must do to a side's transport, in order.
+
+
+@dataclass(frozen=True, slots=True)
+class PauseReading:
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReading:
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEof:
+    """Pass a FIN on: the side reads EOF after the bytes already written."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the side after its buffered bytes are written."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """Close the side now, dropping whatever is buffered."""
+
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """Both sides are gone: the pipe is over."""
+
+    outcome: Outcome
+    detail: str = ""
+
+
+Command = PauseReading | ResumeReading | WriteEof | Close | Abort | Finished
+
+
+class _End:
+    """One side of the pipe, as the machine knows it."""
+
+    __slots__ = ("aborted", "closing", "eof", "full", "half_close", "open")
+
+    def __init__(self, half_close: bool, full: bool) -> None:
+        #: Can stay open for writing after its EOF, and can be sent a FIN (plain TCP).
+        self.half_close = half_close
+        self.open = True
+        #: Told to close after its buffered bytes, or at once: saying it twice says nothing new
+        #: (but an Abort still overrides a Close).
+        self.closing = False
+        self.aborted = False
+        #: Sent EOF: the direction it is the source of has ENDED.
+        self.eof = False
+        #: Its write buffer is over the high mark: the direction into it is PAUSED.
+        self.full = full
+
+
+class Pipe:
+    """The control state of one established pipe. Create it when the session says StartPipe,
+    execute what :meth:`start` returns, then feed it events."""
+
+    __slots__ = ("_cut", "_ends", "history", "phase")
+
+    def __init__(
+        self,
+        *,
+        client_half_close: bool = True,
+        upstream_half_close: bool = True,
+        client_full: bool = False,
+        upstream_full: bool = False,
+    ) -> None:
+        self.phase = PipePhase.OPEN
+        #: Every phase entered, in order (the transcript tests read it).
+        self.history = [PipePhase.OPEN]
+        self._ends = {
+            Side.CLIENT: _End(client_half_close, client_full),
+            Side.UPSTREAM: _End(upstream_half_close, upstream_full),
+        }
+        self._cut: tuple[Outcome, str] | None = None
+
+    def start(self) -> list[Command]:
+        """The client was paused while its upstream was dialled; the upstream reads from the
+        moment it connected. Read each side whose bytes have somewhere to go."""
+        commands: list[Command] = []
+        if not self._ends[Side.UPSTREAM].full:
+            commands.append(ResumeReading(Side.CLIENT))
+        if self._ends[Side.CLIENT].full:
+            commands.append(PauseReading(Side.UPSTREAM))
+        return commands
+
+    def direction(self, source: Side) -> Direction:
+        """The state of the direction that reads from ``source``."""
+        if self._ends[source].eof:
+            return Direction.ENDED
+        return Direction.PAUSED if self._ends[source.other].full else Direction.READING
+
+    def handle(self, event: Event) -> list[Command]:
+        if self.phase is PipePhase.CLOSED:
+            return []
+        match event:
+            case Full(side):
+                return self._on_full(side, True)
+            case Drained(side):
+                return self._on_full(side, False)
+            case Eof(side):
+                return self._on_eof(side)
+            case Lost(side, error):
+                return self._on_lost(side, error)
+            case Cut(outcome, detail):
+                return self._on_cut(outcome, detail)
+        raise TypeError(f"not a pipe event: {event!r}")
+
+    # -- transitions
+
+    def _enter(self, phase: PipePhase) -> None:
+        if self.phase is not phase:
+            self.phase = phase
+            self.history.append(phase)
+
+    def _on_full(self, side: Side, full: bool) -> list[Command]:
+        end, source = self._ends[side], self._ends[side.other]
+        if end.full is full:
+            return []
+        end.full = full
+        if not source.open or source.eof or self.phase is PipePhase.CLOSING:
+            return []  # nothing left to pause or resume
+        return [PauseReading(side.other) if full else ResumeReading(side.other)]
+
+    def _on_eof(self, side: Side) -> list[Command]:
+        end, other = self._ends[side], self._ends[side.other]
+        if end.eof or self.phase is PipePhase.CLOSING:
+            return []
+        end.eof = True
+        if other.eof or not (end.half_close and other.half_close):
+            return self._close_both()
+        self._enter(PipePhase.HALF_CLOSED)
+        return [WriteEof(side.other)]
+
+    def _close_both(self) -> list[Command]:
+        self._enter(PipePhase.CLOSING)
+        return [c for s in (Side.UPSTREAM, Side.CLIENT) for c in self._close(s)]
+
+    def _close(self, side: Side) -> list[Command]:
+        end = self._ends[side]
+        if not end.open or end.closing or end.aborted:
+            return []
+        end.closing = True
+        return [Close(side)]
+
+    def _abort(self, side: Side) -> list[Command]:
+        end = self._ends[side]
+        if not end.open or end.aborted:
+            return []
+        end.aborted = True
+        return [Abort(side)]
+
+    def _on_lost(self, side: Side, error: str | None) -> list[Command]:
+        end, other = self._ends[side], self._ends[side.other]
+        if not end.open:
+            return []
+        end.open = False
+        if error is not None and self._cut is None:
+            name = "client" if side is Side.CLIENT else "cluster"
+            self._cut = (Outcome.ERROR, f"{name} side: {error}")
+        if not other.open:
+            return self._finish()
+        self._enter(PipePhase.CLOSING)
+        return self._close(side.other) if error is None else self._abort(side.other)
+
+    def _on_cut(self, outcome: Outcome, detail: str) -> list[Command]:
+        if self._cut is None:
+            self._cut = (outcome, detail)
+        self._enter(PipePhase.CLOSING)
+        return [c for s in (Side.UPSTREAM, Side.CLIENT) for c in self._abort(s)]
+
+    def _finish(self) -> list[Command]:
+        self._enter(PipePhase.CLOSED)
+        outcome, detail = self._cut if self._cut is not None else (Outcome.FORWARDED, "")
+        return [Finished(outcome, detail)]
