@@ -17,23 +17,27 @@ each named by the side it reads from. A direction is
   reader slows its writer instead of growing our memory;
 * ENDED   - its source sent EOF (TCP FIN), which was passed on (``write_eof``) to the other side.
 
-and the pipe as a whole::
+and the pipe as a whole (X is either side, Y the other)::
 
-     Full(X) / Drained(X): the direction into X      Eof(X), both sides can half-close
-     turns PAUSED / READING (pause or resume Y)     WriteEof(Y)
-                     +-------+                     +-------------+
-                     v       |                     |             v
-                   +-----------+  -----------------+      +-------------+
-     Start ------> |   OPEN    |                          | HALF_CLOSED | <- the other direction
-                   +-----------+                          +-------------+    still flows
-                        |  Eof(X) when a side cannot half-close:        |
-                        |  Close both                                   | Eof(Y): Close both
-                        |  Lost(X): Close (clean) or Abort (error) Y    | Lost, Cut
-                        |  Cut (idle, drain end): Abort both            |
-                        v                                               v
-                   +-----------+   the last side's Lost: Finished(outcome)   +--------+
-                   |  CLOSING  | -----------------------------------------> | CLOSED |
-                   +-----------+                                            +--------+
+       Full(X) / Drained(X): the direction into X
+       turns PAUSED / READING: PauseReading(Y) / ResumeReading(Y)
+               +----+
+               |    v
+            +----------+  Eof(X), both sides can half-close: WriteEof(Y)  +-------------+
+    Start ->|   OPEN   |------------------------------------------------>| HALF_CLOSED |
+            +----------+                                                  +-------------+
+               |  Eof(X), a side cannot half-close (TLS): Close both           |  Eof(Y): Close both;
+               |  Lost(X): Close Y (clean) or Abort Y (error)                  |  Lost and Cut as
+               |  Cut (idle timeout, end of drain): Abort both                 |  from OPEN
+               v                                                               |
+            +----------+ <-----------------------------------------------------+
+            | CLOSING  |
+            +----------+
+               |  the last side's Lost: Finished(outcome, detail)
+               v
+            +----------+
+            |  CLOSED  |
+            +----------+
 
 Rules the machine keeps:
 

@@ -107,13 +107,13 @@ def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path
     write_routes(path, to_target)
     with RunningProxy(path) as p:
         assert _lands_on(p.address, "flip.a", kafka) == "target"
-        path.write_text("format: ferry.routes/v1\nrules: [\n")  # broken YAML
+        path.write_text('{"format": "ferry.routes/v1", "rules": [\n')  # broken JSON
         p.wait_for(lambda: reloads(p, "invalid") == 1, what="the invalid reload")
         assert _lands_on(p.address, "flip.b", kafka) == "target"
         status, _, body = p.admin("/readyz")
         ready = json.loads(body)
-        assert status == 200 and ready["stale"] is True and "not valid YAML" in ready["reload_error"]
-        assert "ferry_proxy_route_file_stale 1" in p.admin("/metrics")[2]
+        assert status == 200 and ready["stale"] is True and "not valid JSON" in ready["reload_error"]
+        assert "ferry_proxy_route_file_stale 1.0" in p.admin("/metrics")[2]
 
         path.unlink()
         p.wait_for(lambda: reloads(p, "missing") == 1, what="the missing reload")
