@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import DEFAULT_ADMIN, Limits, ProxyConfig
+from .errors import ProxyError  # RouteFileError, StartupError: printed as one line
 from .session import Address, parse_address
 
 __all__ = ["build_parser", "main"]
@@ -127,12 +128,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "ferry-proxy") -> int:
             parser.error(str(exc))
     except SystemExit as done:  # --help (0) or a usage error (2), already printed by argparse
         return int(done.code or 0)
-    from .routetable import RouteFileError
     from .runtime import configure_logging, run  # asyncio only from here on
 
     configure_logging(args.log_level)
     try:
         return run(config)
-    except (RouteFileError, OSError) as exc:
+    except (ProxyError, OSError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -38,6 +36,7 @@ from ferry_testing import REPO, run_ferry
 from proxy.routetable import parse_route_file
 from sandbox.clients import committed_offsets, create_topic
 from sandbox.mm2 import MirrorMaker2, substitute_mm2_properties, write_secret
+from sandbox.proxyproc import ProxyProcess, start_proxy
 
 pytestmark = pytest.mark.kafka
 
@@ -157,7 +156,7 @@ class Platform:
         self.gateway = f"127.0.0.1:{free_port()}"
         self.decisions = root / "decisions.log"
         self.tables: dict[str, object] = {}
-        self.proxy: subprocess.Popen | None = None
+        self.proxy: ProxyProcess | None = None
         self.mm2: MirrorMaker2 | None = None
         self.mm2_config_text: str | None = None
         self.secrets = root / "secrets"
@@ -256,13 +255,10 @@ class Platform:
             return set()
 
     def start_proxy(self) -> None:
-        self.admin = f"127.0.0.1:{free_port()}"
-        self.proxy = subprocess.Popen(
-            [sys.executable, "-m", "compiler", "proxy", "--routes", str(self.rendered / "proxy/gw-service.routes.json"),
-             "--admin", self.admin, "--decision-log", str(self.decisions)],
-            cwd=self.root, stdout=subprocess.DEVNULL, stderr=open(self.root / "proxy.err", "wb"),
-        )
-        wait_for(lambda: self.proxy_versions(), 15, "the proxy's admin endpoint")
+        self.proxy = start_proxy(self.rendered / "proxy/gw-service.routes.json", listen=None,
+                                 log=self.root / "proxy.err", decision_log=self.decisions, timeout=15)
+        assert self.proxy.admin_url is not None
+        self.admin = self.proxy.admin_url.removeprefix("http://")
 
     def apply_mm2(self) -> None:
         """Start, restart or stop MirrorMaker 2 as the rendered config requires."""
@@ -304,9 +300,8 @@ class Platform:
     def close(self) -> None:
         if self.mm2 is not None:
             self.mm2.stop()
-        if self.proxy is not None and self.proxy.poll() is None:
-            self.proxy.terminate()
-            self.proxy.wait(15)
+        if self.proxy is not None:
+            self.proxy.stop(15)
 
 
 # ------------------------------------------------------------------ the test

@@ -1,13 +1,12 @@
-"""`ferry proxy` as a real process: startup errors, and SIGTERM with open pipes (stop
-accepting -> drain with a bounded wait -> close the rest -> exit 0)."""
+"""The proxy as a real process (``sandbox.proxyproc``, ``python -m proxy``): startup errors,
+the three entry points agreeing, and SIGTERM with open pipes (stop accepting -> drain with a
+bounded wait -> close the rest -> exit 0)."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
-import re
-import select
 import signal
 import socket
 import subprocess
@@ -18,71 +17,38 @@ from pathlib import Path
 
 import pytest
 
-from proxy.probe import KafkaConnection, probe
+from proxy.main import main
 from proxy_harness import make_table, write_routes
+from sandbox.proxyproc import ProxyProcess, start_proxy
+from tests.tools.probe import KafkaConnection, probe
 
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+).*admin 127\.0\.0\.1:(\d+)")
+BIN = Path(sys.executable).parent
+ENTRY_POINTS = {
+    "python -m proxy": [sys.executable, "-m", "proxy"],
+    "ferry-proxy": [str(BIN / "ferry-proxy")],
+    "ferry proxy": [sys.executable, "-m", "ferry", "proxy"],
+}
 
 
-class ProxyProcess:
-    def __init__(self, routes: Path, decisions: Path, *extra: str) -> None:
-        self.decisions = decisions
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", "127.0.0.1:0",
-             "--admin", "127.0.0.1:0", "--decision-log", str(decisions), *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        self.stderr: list[str] = []
-        deadline = time.monotonic() + 20
-        while True:
-            line = self._line(deadline)
-            if line is None:
-                raise AssertionError("proxy did not start:\n" + "".join(self.stderr))
-            if m := LISTENING.search(line):
-                self.address = ("127.0.0.1", int(m.group(1)))
-                self.admin = ("127.0.0.1", int(m.group(2)))
-                return
+def get(p: ProxyProcess, path: str) -> tuple[int, str]:
+    assert p.admin is not None
+    conn = http.client.HTTPConnection(*p.admin, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
 
-    def _line(self, deadline: float) -> str | None:
-        assert self.proc.stderr is not None
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stderr], [], [], 0.1)
-            if ready:
-                line = self.proc.stderr.readline()
-                if not line:
-                    return None
-                self.stderr.append(line)
-                return line
-        return None
 
-    def get(self, path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection(*self.admin, timeout=5)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read().decode()
-        finally:
-            conn.close()
-
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.decisions.read_text().splitlines()]
-
-    def finish(self, timeout: float) -> tuple[int, float]:
-        started = time.monotonic()
-        code = self.proc.wait(timeout)
-        assert self.proc.stderr is not None
-        self.stderr.append(self.proc.stderr.read())
-        return code, time.monotonic() - started
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+def records(p: ProxyProcess) -> list[dict]:
+    assert p.decision_log is not None
+    return [json.loads(line) for line in p.decision_log.read_text().splitlines()]
 
 
 @pytest.fixture
 def routes(tmp_path: Path, kafka) -> Path:
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy"))
     return path
 
@@ -92,13 +58,15 @@ def spawn(tmp_path: Path) -> Iterator:
     procs: list[ProxyProcess] = []
 
     def start(routes: Path, *extra: str) -> ProxyProcess:
-        p = ProxyProcess(routes, tmp_path / f"decisions-{len(procs)}.jsonl", *extra)
+        n = len(procs)
+        p = start_proxy(routes, log=tmp_path / f"proxy-{n}.log", decision_log=tmp_path / f"decisions-{n}.jsonl",
+                        extra=extra)
         procs.append(p)
         return p
 
     yield start
     for p in procs:
-        p.kill()
+        p.stop(timeout=5)
 
 
 def _refused(address: tuple[str, int]) -> bool:
@@ -112,64 +80,63 @@ def _refused(address: tuple[str, int]) -> bool:
 @pytest.mark.kafka
 def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka, spawn) -> None:
     p = spawn(routes, "--drain-timeout", "10")
-    assert probe(p.address, "before.term").cluster_id == kafka["legacy"].cluster_id
-    pipe = KafkaConnection(p.address)
+    assert probe(p.listen, "before.term").cluster_id == kafka["legacy"].cluster_id
+    pipe = KafkaConnection(p.listen)
     pipe.api_versions("open.pipe")
     p.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while not _refused(p.address):  # 1. stop accepting
+    while not _refused(p.listen):  # 1. stop accepting
         assert time.monotonic() < deadline, "still accepting after SIGTERM"
         time.sleep(0.02)
-    assert p.get("/readyz")[0] == 503  # and say so, while draining
+    assert get(p, "/readyz")[0] == 503  # and say so, while draining
     # 2. the open pipe keeps working during the drain
     assert pipe.metadata("open.pipe", []).cluster_id == kafka["legacy"].cluster_id
-    assert p.proc.poll() is None
+    assert p.running()
     pipe.close()  # the last connection ends: the drain is over early
-    code, waited = p.finish(timeout=10)
-    assert code == 0 and waited < 3
+    started = time.monotonic()
+    assert p.wait(timeout=10) == 0
+    assert time.monotonic() - started < 3
     # (records without a client id are this test's own "still accepting?" connections)
-    outcomes = {r["client_id"]: r["outcome"] for r in p.records() if r["client_id"]}
+    outcomes = {r["client_id"]: r["outcome"] for r in records(p) if r["client_id"]}
     assert outcomes == {"before.term": "forwarded", "open.pipe": "forwarded"}
-    assert "shut down" in "".join(p.stderr)
+    assert "shut down" in p.output()
 
 
 @pytest.mark.kafka
 def test_sigterm_closes_what_is_still_open_after_the_drain_timeout(routes: Path, kafka, spawn) -> None:
     p = spawn(routes, "--drain-timeout", "1")
-    pipe = KafkaConnection(p.address)
+    pipe = KafkaConnection(p.listen)
     pipe.api_versions("idle.pipe")
-    silent = socket.create_connection(p.address)  # never sends its first frame
+    silent = socket.create_connection(p.listen)  # never sends its first frame
     started = time.monotonic()
     p.proc.send_signal(signal.SIGTERM)
     pipe.sock.settimeout(10)
     assert pipe.sock.recv(10) == b""  # 3. closed by the proxy after the drain
     closed_after = time.monotonic() - started
-    code, _ = p.finish(timeout=10)
-    assert code == 0
+    assert p.wait(timeout=10) == 0
     assert 0.9 < closed_after < 4
-    outcomes = sorted(r["outcome"] for r in p.records())
+    outcomes = sorted(r["outcome"] for r in records(p))
     assert outcomes == ["shutdown", "shutdown"]
     silent.close()
     pipe.close()
 
 
-def test_a_missing_route_file_is_a_clear_startup_error(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "compiler", "proxy", "--routes", str(tmp_path / "nope.yaml")],
-        capture_output=True, text=True, timeout=30,
-    )
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+def test_a_missing_route_file_is_a_clear_startup_error(tmp_path: Path, name: str) -> None:
+    done = subprocess.run([*ENTRY_POINTS[name], "--routes", str(tmp_path / "nope.yaml")],
+                          capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
-    assert "cannot read the route file" in done.stderr
+    assert done.stderr.startswith(f"{name}: ") and "cannot read the route file" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_an_invalid_route_file_is_a_clear_startup_error(tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text("format: ferry.routes/v1\ngateway: x\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "compiler", "proxy", "--routes", str(path)],
-        capture_output=True, text=True, timeout=30,
-    )
-    assert done.returncode == 1 and "Field required" in done.stderr
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": "ferry.routes/v1", "gateway": "x"}\n')
+    done = subprocess.run([sys.executable, "-m", "proxy", "--routes", str(path)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and str(path) in done.stderr and "version" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_busy_listen_address_is_a_clear_startup_error(tmp_path: Path) -> None:
@@ -179,7 +146,7 @@ def test_a_busy_listen_address_is_a_clear_startup_error(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     write_routes(path, make_table({"c": ["127.0.0.1:1"]}, default="c"))
     done = subprocess.run(
-        [sys.executable, "-m", "compiler", "proxy", "--routes", str(path), "--admin", "off",
+        [sys.executable, "-m", "proxy", "--routes", str(path), "--admin", "off",
          "--listen", f"127.0.0.1:{taken.getsockname()[1]}"],
         capture_output=True, text=True, timeout=30,
     )
@@ -187,22 +154,51 @@ def test_a_busy_listen_address_is_a_clear_startup_error(tmp_path: Path) -> None:
     assert done.returncode == 1 and "address already in use" in done.stderr.lower()
 
 
-def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
-    path = tmp_path / "r.yaml"
+@pytest.mark.parametrize("args,message", [
+    (["--listen", "nohost"], "argument --listen: 'nohost': expected host:port"),
+    (["--admin", "x:99999"], "argument --admin: 'x:99999': port must be 0-65535"),
+    (["--first-frame-timeout", "0"], "first_frame_timeout must be positive"),
+    (["--idle-timeout", "-1"], "idle_timeout must be 0 (never) or positive"),
+    (["--max-connections", "0"], "argument --max-connections: 0 is not in the range x>=1"),
+    (["--max-first-frame-bytes", "3"], "max_first_frame_bytes must be between 8 and"),
+    (["--tls-cert", "{routes}"], "TLS termination needs both a certificate and a key"),
+    (["--tls-key", "{routes}.missing"], "argument --tls-key: file '{routes}.missing' does not exist"),
+    (["--event-loop", "trio"], "argument --event-loop: invalid choice: 'trio'"),
+    (["--routes", "{dir}"], "argument --routes: file '{dir}' is a directory"),
+    (["--rout", "x"], "unrecognized arguments: --rout x"),  # no abbreviations
+])
+def test_bad_options_are_usage_errors(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    path = tmp_path / "r.json"
     write_routes(path, make_table({"c": ["127.0.0.1:1"]}, default="c"))
-    for args in (["--listen", "nohost"], ["--first-frame-timeout", "0"], ["--tls-cert", str(path)]):
-        done = subprocess.run(
-            [sys.executable, "-m", "compiler", "proxy", "--routes", str(path), *args],
-            capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"},
-        )
-        assert done.returncode == 2, (args, done.stderr)
+    fill = {"routes": str(path), "dir": str(tmp_path)}
+    assert main(["--routes", str(path), *(a.format(**fill) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ferry-proxy ") and f"ferry-proxy: error: {message.format(**fill)}" in err, err
+
+
+def test_the_three_entry_points_are_one_program(tmp_path: Path) -> None:
+    """`ferry proxy`, `ferry-proxy` and `python -m proxy`: the same help (but for the name in the
+    usage line), the same usage errors (exit 2)."""
+    env = {**os.environ, "COLUMNS": "100"}
+    helps = {}
+    for name, command in ENTRY_POINTS.items():
+        done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=30, env=env)
+        assert done.returncode == 0, done.stderr
+        usage, rest = done.stdout.split("\n\n", 1)  # the usage lines wrap after the name
+        assert usage.startswith(f"usage: {name} [-h] --routes FILE")
+        helps[name] = rest
+        bad = subprocess.run([*command, "--routes", "x", "--listen", "nohost"], capture_output=True, text=True,
+                             timeout=30, env=env)
+        assert bad.returncode == 2 and f"{name}: error: argument --listen" in bad.stderr, bad.stderr
+    assert helps["python -m proxy"] == helps["ferry-proxy"] == helps["ferry proxy"]
+    assert "--max-first-frame-bytes N" in helps["ferry-proxy"]
 
 
 def test_an_unusable_listen_in_the_route_file_is_a_clear_startup_error(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     write_routes(path, make_table({"c": ["127.0.0.1:1"]}, default="c", listen="nowhere"))
     done = subprocess.run(
-        [sys.executable, "-m", "compiler", "proxy", "--routes", str(path), "--admin", "off"],
+        [sys.executable, "-m", "proxy", "--routes", str(path), "--admin", "off"],
         capture_output=True, text=True, timeout=30,
     )
     assert done.returncode == 1 and "listen: 'nowhere': expected host:port; or pass --listen" in done.stderr
