@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import CompilerError
+
 PRUNE_PREFIX = "ferry-"
 # A worker answers 409 while it rebalances (e.g. right after another connector changed).
 REBALANCE_RETRY_SECONDS = 30.0
@@ -40,11 +42,11 @@ REBALANCE_RETRY_SECONDS = 30.0
 Kind = Literal["create", "update", "unchanged", "delete"]
 
 
-class ApplyUsageError(ValueError):
+class ApplyUsageError(CompilerError, ValueError):
     """The input is unusable (exit 2)."""
 
 
-class ConnectError(RuntimeError):
+class ConnectError(CompilerError, RuntimeError):
     """The worker answered with an error, or could not be reached (exit 1)."""
 
     def __init__(self, message: str, status: int | None = None, worker_message: str | None = None) -> None:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import FerryError
+from ..errors import CompilerError
 from ..models import Cluster
 from ..render import SECRETS_ROOT
 
 
-class ClusterConnectionError(FerryError):
+class ClusterConnectionError(CompilerError):
     """A cluster cannot be reached as configured (named, with what to fix)."""
 
 
