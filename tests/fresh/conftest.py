@@ -61,6 +61,12 @@ class Checkout:
         return subprocess.run(["bash", "-c", command], cwd=cwd or self.path, env=self.env, capture_output=True,
                               text=True, timeout=timeout)
 
+    def start(self, command: str, *, log: Path) -> subprocess.Popen[bytes]:
+        """Start a long-running ``command`` as typed (``exec``: signals reach it, not a shell)."""
+        with open(log, "wb") as sink:
+            return subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=self.path, env=self.env,
+                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
 
 @pytest.fixture(scope="session")
 def fresh_checkout(tmp_path_factory: pytest.TempPathFactory) -> Checkout:

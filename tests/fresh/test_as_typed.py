@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import struct
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 DOCUMENTED_ELSEWHERE = {
     "make demo": "tests/fresh/test_demo.py",
     "make test": "CI itself (.ci/run)",
+    "make lint": "CI itself (.ci/run runs it before make test)",
+    "make test-fast": "the code workflow (.github/workflows/code.yml); the same tests run in make test",
     "ferry apply connect --url http://localhost:8083": "tests/mm2/test_connect_apply.py (a real Connect worker)",
 }
 
@@ -84,6 +88,31 @@ def test_compiler_commands_as_typed(fresh_checkout) -> None:
     out = ok(fresh_checkout, "ferry explain billing.ledger.0 --gateway gw-service")
     assert "specs/migrations/billing/invoices.yaml:" in out
     ok(fresh_checkout, "ferry explain some-legacy-client --gateway gw-ads")
+
+
+def test_proxy_as_typed(fresh_checkout, tmp_path: Path) -> None:
+    """docs/proxy.md's first command: the gateway's committed route file, default listen (the file's
+    0.0.0.0:9092) and admin (127.0.0.1:9100); ready, accepting, and a clean exit 0 on SIGTERM."""
+    log = tmp_path / "proxy.log"
+    proc = fresh_checkout.start("ferry proxy --routes rendered/proxy/gw-service.routes.json", log=log)
+    try:
+        deadline = time.monotonic() + 60
+        ready = False
+        while time.monotonic() < deadline and proc.poll() is None and not ready:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:9100/readyz", timeout=2) as resp:
+                    ready = resp.status == 200
+            except OSError:
+                time.sleep(0.2)
+        assert ready, f"not ready (exit {proc.poll()}):\n{log.read_text()}"
+        with urllib.request.urlopen("http://127.0.0.1:9100/routes", timeout=2) as resp:
+            assert json.loads(resp.read())["gateway"] == "gw-service"
+        socket.create_connection(("127.0.0.1", 9092), timeout=5).close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0, log.read_text()
+    assert "gateway gw-service listening on 0.0.0.0:9092" in log.read_text()
 
 
 def test_sandbox_commands_as_typed(fresh_checkout, sandbox: dict) -> None:
@@ -281,6 +310,7 @@ EXERCISED_HERE = {
     "ferry validate", "ferry render --check", "ferry plan", "ferry explain billing.ledger.0 --gateway gw-service",
     "ferry explain some-legacy-client --gateway gw-ads", "ferry sandbox up", "ferry sandbox status",
     "ferry sandbox sync", "ferry sandbox down", "ferry preflight --connections .ferry/sandbox.json", "ferry status",
+    "ferry proxy --routes rendered/proxy/gw-service.routes.json",
 }
 
 
