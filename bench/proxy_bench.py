@@ -1,7 +1,7 @@
 """Benchmark of the Kafka wire proxy against direct connections, side by side in one run.
 
 Starts what it needs: a PLAINTEXT single-node Kafka 4.3.1 cluster (sandbox) and the proxy as a
-real subprocess (`python -m compiler proxy`, uvloop when installed, decision log to a file as
+real subprocess (`python -m proxy` via `sandbox.proxyproc`, uvloop when installed, decision log to a file as
 in production). Then, each measured direct and through the proxy in the same run:
 
 1. added bootstrap latency: connect -> ApiVersions v3 -> Metadata v4 -> close, one at a time,
@@ -36,12 +36,10 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import resource
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +54,7 @@ if str(REPO) not in sys.path:
 from compiler.routing import Endpoint, RouteRule, RouteTable, build_table  # noqa: E402
 from proxy.codec import encode_api_versions_request  # noqa: E402
 from proxy.probe import KafkaConnection, fetch_request, metadata_request, parse_fetch  # noqa: E402
+from sandbox.proxyproc import start_proxy  # noqa: E402
 
 Address = tuple[str, int]
 
@@ -83,27 +82,11 @@ def write_routes(path: Path, t: RouteTable) -> None:
 
 
 class ProxyProcess:
-    LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+).*admin 127\.0\.0\.1:(\d+)")
-
     def __init__(self, routes: Path, workdir: Path, *extra: str) -> None:
-        self.log = open(workdir / "proxy.err", "w+")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", "127.0.0.1:0",
-             "--admin", "127.0.0.1:0", "--decision-log", str(workdir / "decisions.jsonl"), *extra],
-            stdout=subprocess.DEVNULL, stderr=self.log, cwd=REPO,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            self.log.seek(0)
-            m = self.LISTENING.search(self.log.read())
-            if m:
-                self.address: Address = ("127.0.0.1", int(m.group(1)))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.log.seek(0)
-        raise RuntimeError(f"proxy did not start:\n{self.log.read()}")
+        self.running = start_proxy(routes, log=workdir / "proxy.err", decision_log=workdir / "decisions.jsonl",
+                                   extra=extra)
+        self.proc = self.running.proc
+        self.address: Address = self.running.listen
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -117,14 +100,7 @@ class ProxyProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.running.stop(30)
 
 
 # ------------------------------------------------------------------------------------------
