@@ -22,8 +22,9 @@ literal) the candidate sets stay tiny and the whole check is near-linear.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Generic, Hashable, Iterable, TypeVar
+from typing import Generic, TypeVar
 
 # The glob language and its matcher are the route-file contract's; this module adds only what
 # the compiler needs on top (overlap).

@@ -263,8 +263,10 @@ def _consistency_problems(
         if version != expected:
             problems.append((
                 "version",
-                f"{version!r} does not match the content (expected {expected!r}); the file was "
-                "edited by hand: render it with `ferry render` instead",
+                (
+                    f"{version!r} does not match the content (expected {expected!r}); the file was "
+                    "edited by hand: render it with `ferry render` instead"
+                ),
             ))
     return problems
 
@@ -330,7 +332,9 @@ def parse_route_file(text: str, name: str = "<routes>") -> RouteTable:
     except json.JSONDecodeError as exc:
         hint = ""
         if text.lstrip().startswith(("#", "format:")):
-            hint = " (this looks like an old YAML route file: route files are JSON now; render again with `ferry render`)"
+            hint = (
+                " (this looks like an old YAML route file: route files are JSON now; render again with `ferry render`)"
+            )
         raise RouteFileError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}{hint}") from None
     except _DuplicateKey as exc:
         raise RouteFileError(f"{name}: key {exc.args[0]!r} appears twice in one object; keep one") from None
@@ -431,7 +435,7 @@ class _Shape:
 
     def table(self, data: Any) -> dict[str, Any] | None:
         if not isinstance(data, dict):
-            self.bad("", f"expected a JSON object with \"format\": {json.dumps(ROUTES_FORMAT)}, got {_json_type(data)}")
+            self.bad("", f'expected a JSON object with "format": {json.dumps(ROUTES_FORMAT)}, got {_json_type(data)}')
             return None
         if "format" in data and data["format"] != ROUTES_FORMAT:
             # Anything else is another format: its other fields mean nothing to this reader.
@@ -466,12 +470,12 @@ class _Shape:
             boot = ep.get("bootstrap")
             if "bootstrap" in ep:
                 if not isinstance(boot, list) or not boot:
-                    self.bad(f"{path}.bootstrap", f"expected a non-empty list of \"host:port\" strings, got "
+                    self.bad(f"{path}.bootstrap", f'expected a non-empty list of "host:port" strings, got '
                              f"{'an empty list' if boot == [] else _json_type(boot)}")
                 else:
                     for i, server in enumerate(boot):
                         if not isinstance(server, str) or not server:
-                            self.bad(f"{path}.bootstrap[{i}]", f"expected a \"host:port\" string, got "
+                            self.bad(f"{path}.bootstrap[{i}]", f'expected a "host:port" string, got '
                                      f"{'an empty string' if server == '' else _json_type(server)}")
             tls = ep.get("tls", False)
             if not isinstance(tls, bool):
@@ -498,7 +502,7 @@ class _Shape:
                     args[key] = self.string(rule, key, path, empty_ok=True)
             action = rule.get("action")
             if "action" in rule and action not in ACTIONS:
-                self.bad(f"{path}.action", f"expected \"route\" or \"fence\", got {json.dumps(action)}")
+                self.bad(f"{path}.action", f'expected "route" or "fence", got {json.dumps(action)}')
             args["action"] = action
             cluster = rule.get("cluster")
             if cluster is not None:
@@ -508,7 +512,9 @@ class _Shape:
             elif action == "route" and rule.get("cluster") is None:
                 self.bad(f"{path}.cluster", "expected a cluster name, got null")
             elif action == "fence" and cluster is not None:
-                self.bad(f"{path}.cluster", "a `fence` rule refuses the connection and names no cluster (remove `cluster`)")
+                self.bad(
+                    f"{path}.cluster", "a `fence` rule refuses the connection and names no cluster (remove `cluster`)"
+                )
             args["cluster"] = cluster
             out.append(args)
         return out
