@@ -14,18 +14,14 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-## demo: validate the example specs, show the plan against the committed rendered/, render, explain
+## demo: the compiler on specs/, then one migration walked live on a local sandbox (docs/demo.md)
 demo: setup
 	$(FERRY) validate
 	@echo "--- plan (specs/ vs committed rendered/) ---"
 	$(FERRY) plan
 	$(FERRY) render
-	@echo "--- plan of the whole example org (vs an empty tree) ---"
-	$(FERRY) plan --out .ferry/empty
-	@echo "--- where do these client ids go? ---"
-	$(FERRY) explain billing.invoice-mailer.7f9c4
-	$(FERRY) explain billing.ledger.0
-	$(FERRY) explain some-legacy-client --gateway gw-ads
+	@echo "--- one migration, live, on a sandbox of its own (Ctrl-C stops it and tears it down) ---"
+	$(FERRY) sandbox demo
 
 ## test: the whole suite (real Kafka brokers, real MirrorMaker 2, real clients)
 test: setup

@@ -125,15 +125,14 @@ def status(state_dir: Path, as_json: bool) -> None:
 @click.option("--state-dir", default=".ferry/demo", show_default=True,
               type=click.Path(path_type=Path, file_okay=False),
               help="The demo's own sandbox, specs copy and rendered tree.")
-@click.option("--rate", default=200.0, show_default=True, help="Messages per second the producer writes.")
-def demo(specs_dir: Path, state_dir: Path, rate: float) -> None:
+def demo(specs_dir: Path, state_dir: Path) -> None:
     """Walk one migration live on a sandbox of its own: mirroring, a consumer group cut over,
     the producers cut over, with clients running throughout; then tear it down (also on Ctrl-C).
     The last line is the summary: `demo lost=… duplicated=… sent=… received=… steps=… seconds=…`.
     Exit 0 when all steps ran and nothing was lost."""
     from .demo import report_lines, run
 
-    result = run(specs_dir, state_dir, rate=rate)
+    result = run(specs_dir, state_dir)
     for line in report_lines(result):
         click.echo(line)
     if result.interrupted:
