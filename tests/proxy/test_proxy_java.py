@@ -30,7 +30,7 @@ def java_lib() -> Path:
 def test_java_clients_bootstrap_through_the_proxy(tmp_path: Path, kafka, java_lib: Path) -> None:
     from sandbox.jars import require_tool
 
-    path = tmp_path / "gw.routes.yaml"
+    path = tmp_path / "gw.routes.json"
     write_routes(path, make_table(
         {"legacy": [kafka["legacy"].bootstrap], "target": [kafka["target"].bootstrap]},
         [("payments.ledger.*", "fence", None), ("payments.*", "route", "target")],
