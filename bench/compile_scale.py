@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compiler.render import render_specs  # noqa: E402
-from compiler.validate import validate_specs  # noqa: E402
+from compiler.render import render_specs
+from compiler.validate import validate_specs
 
 LEGACY_CLUSTERS = 12
 TEAMS_PER_X = 110
@@ -40,7 +40,8 @@ def write_org(root: Path, scale: int) -> dict[str, int]:
     (root / "clusters.yaml").write_text("\n".join(lines) + "\n")
     (root / "policy.yaml").write_text(
         "topic_names: {pattern: '^[a-z][a-z0-9]*\\.[a-z][a-z0-9-]*\\.[a-z]+\\.v[0-9]+$'}\n"
-        "client_ids: {pattern: '^(?P<team>[a-z][a-z0-9]*)\\.(?P<service>[a-z][a-z0-9-]*)\\.(?P<instance>[a-z0-9-]+)$'}\n"
+        "client_ids: {pattern: '^(?P<team>[a-z][a-z0-9]*)\\.(?P<service>[a-z][a-z0-9-]*)"
+        "\\.(?P<instance>[a-z0-9-]+)$'}\n"
     )
     teams = TEAMS_PER_X * scale
     counts = {"topics": 0, "groups": 0, "patterns": 0}

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "mm2")]
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
 from mm2_harness import (  # noqa: E402
     SECRET,
     TARGET,
@@ -42,7 +43,6 @@ from mm2_harness import (  # noqa: E402
     produce,
     run_group,
 )
-
 from sandbox.cluster import KafkaNode, SecurityMode, start_all  # noqa: E402
 from sandbox.mm2 import MirrorMaker2, wait_until, write_secret  # noqa: E402
 
@@ -121,8 +121,10 @@ def main() -> None:
         ends = end_offsets(legacy, payments.legacy)
         run_group(legacy, [payments.legacy], group, done=at_end({(payments.legacy, p): e for p, e in ends.items()}))
         left = time.monotonic()
-        wait_until(lambda: any(o >= 0 for o in group_offsets(target, group, payments.new, payments.partitions).values()),
-                   timeout=60, what="first offsets on the target")
+        wait_until(
+            lambda: any(o >= 0 for o in group_offsets(target, group, payments.new, payments.partitions).values()),
+            timeout=60, what="first offsets on the target",
+        )
         results["group_first_s"] = time.monotonic() - left
         wait_until(lambda: group_offsets(target, group, payments.new, payments.partitions) == ends, timeout=120,
                    interval=0.5, what="exact end offsets on the target")

@@ -129,7 +129,7 @@ class _Builder:
                         )
                     )
                     continue
-                child = path + (key,)
+                child = (*path, key)
                 first_seen[key] = key_pos
                 self.source.keys[child] = key_pos
                 self.source.values[child] = self.pos(value_node)
@@ -138,7 +138,7 @@ class _Builder:
         if isinstance(node, SequenceNode):
             items = []
             for i, item in enumerate(node.value):
-                child = path + (i,)
+                child = (*path, i)
                 self.source.keys[child] = self.source.values[child] = self.pos(item)
                 items.append(self.build(item, child))
             return items

@@ -89,7 +89,7 @@ class Security(Strict):
         return self.protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
 
     @model_validator(mode="after")
-    def _sasl_complete(self) -> "Security":
+    def _sasl_complete(self) -> Security:
         if self.uses_sasl and (self.sasl_mechanism is None or self.secret is None):
             missing = " and ".join(
                 f"`{k}`" for k, v in (("sasl_mechanism", self.sasl_mechanism), ("secret", self.secret)) if v is None
@@ -145,8 +145,12 @@ class MirrorMakerDefaults(Strict):
         "that stopped at the end of a quiet topic gets its exact offset on the target only after this "
         "(Connect's default is 60 s).",
     )
-    offset_lag_max: int = Field(100, ge=0, description="MM2 `offset.lag.max`: bounds duplicates per partition after a switch.")
-    replication_factor: int = Field(-1, description="Replication factor of created target topics; -1 = the target broker's default.")
+    offset_lag_max: int = Field(
+        100, ge=0, description="MM2 `offset.lag.max`: bounds duplicates per partition after a switch."
+    )
+    replication_factor: int = Field(
+        -1, description="Replication factor of created target topics; -1 = the target broker's default."
+    )
     tasks_max: int = Field(4, ge=1)
 
 

@@ -27,10 +27,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, bool]:
     node = data
     at_key = False
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             path.append(part)
             node = node[part]
         elif part == "[key]":
@@ -94,8 +93,7 @@ def _message(err: dict[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return f"missing required key `{loc[-1]}`; add it"
     msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     got = err.get("input")
     if kind not in ("model_type", "dict_type") and isinstance(got, (str, int, float, bool)):
         return f"{msg} (got {got!r})"

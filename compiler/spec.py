@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path, PurePath
 from typing import Generic, TypeVar
 
@@ -58,7 +58,7 @@ class Specs:
         return _source_name(self.root, Path(located.doc.path), located.doc.file)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _source_name(root: Path, path: Path, fallback: str) -> str:
     try:
         rel = path.resolve().relative_to(root.resolve())

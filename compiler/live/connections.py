@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from ..errors import CompilerError
 from ..models import Cluster
@@ -86,7 +86,10 @@ class Connections:
         if name not in self._cache:
             if name in self._overrides:
                 o = self._overrides[name]
-                config = {"bootstrap.servers": o["bootstrap"], "security.protocol": o.get("security_protocol", "PLAINTEXT")}
+                config = {
+                    "bootstrap.servers": o["bootstrap"],
+                    "security.protocol": o.get("security_protocol", "PLAINTEXT"),
+                }
                 if o.get("sasl_mechanism"):
                     config.update(
                         {"sasl.mechanism": o["sasl_mechanism"], "sasl.username": o["sasl_username"],

@@ -4,9 +4,10 @@ AdminClient). Every call bounded by a timeout; the result is plain data for `gat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -91,7 +92,9 @@ class Reader:
             time.sleep(RETRY_PAUSE)
             future = again()
 
-    def topics(self, cluster: str, names: Iterable[str], progress: Callable[[int], None] = lambda n: None) -> dict[str, TopicFacts | None]:
+    def topics(
+        self, cluster: str, names: Iterable[str], progress: Callable[[int], None] = lambda n: None
+    ) -> dict[str, TopicFacts | None]:
         try:
             meta = self.admin(cluster).list_topics(timeout=TIMEOUT)
         except KafkaException as exc:
@@ -122,13 +125,14 @@ class Reader:
     def _offsets(self, cluster: str, tps: list[TopicPartition], spec) -> dict[tuple[str, int], int]:
         if not tps:
             return {}
-        futures = self.admin(cluster).list_offsets({tp: spec for tp in tps}, request_timeout=TIMEOUT)
+        futures = self.admin(cluster).list_offsets(dict.fromkeys(tps, spec), request_timeout=TIMEOUT)
         return {(tp.topic, tp.partition): self._wait(cluster, f, "list offsets").offset for tp, f in futures.items()}
 
     def group_ids(self, cluster: str) -> list[str]:
         """The cluster's consumer groups, listed once per run (one run is one point in time)."""
         if cluster not in self._group_ids:
-            result = self._wait(cluster, self.admin(cluster).list_consumer_groups(request_timeout=TIMEOUT), "list groups")
+            listing = self.admin(cluster).list_consumer_groups(request_timeout=TIMEOUT)
+            result = self._wait(cluster, listing, "list groups")
             self._group_ids[cluster] = sorted(g.group_id for g in result.valid)
         return self._group_ids[cluster]
 
@@ -144,7 +148,8 @@ class Reader:
                 return admin.describe_consumer_groups([gid], request_timeout=TIMEOUT)[gid]
 
             def offsets(gid: str = gid) -> Future:
-                return admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)], request_timeout=TIMEOUT)[gid]
+                request = [ConsumerGroupTopicPartitions(gid)]
+                return admin.list_consumer_group_offsets(request, request_timeout=TIMEOUT)[gid]
 
             desc = self._wait_group(cluster, described[gid], describe, f"describe group {gid!r}")
             listing = self._wait_group(cluster, offsets(), offsets, f"offsets of group {gid!r}")

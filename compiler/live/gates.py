@@ -21,8 +21,10 @@ Each gate yields results `ok`, `warn` or `fail` with numbers a human can act on:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from functools import partial
+from typing import Literal
 
 from ..index import entries
 from ..spec import Migration, Specs
@@ -47,9 +49,9 @@ def groups_about_to_cut_over(specs: Specs, mig: Migration, routed_to_target: set
     names = set(mig.model.topics)
     out = []
     for e in entries(specs):
-        if e.is_group and (e.spec.fence or e.spec.cutover) and e.flow == (mig.model.source, mig.model.target):
-            if names.intersection(e.topics()) and e.name not in routed_to_target:
-                out.append(e.name)
+        if (e.is_group and (e.spec.fence or e.spec.cutover) and e.flow == (mig.model.source, mig.model.target)
+                and names.intersection(e.topics()) and e.name not in routed_to_target):
+            out.append(e.name)
     return sorted(set(out))
 
 
@@ -59,38 +61,40 @@ def evaluate(
     spec = mig.model
     lag_max = specs.policy.model.mirrormaker.offset_lag_max
     src, tgt = facts[spec.source], facts[spec.target]
-    R = lambda gate, subject, status, detail: GateResult(mig.name, gate, subject, status, detail)  # noqa: E731
+    gate = partial(GateResult, mig.name)
 
     for legacy in sorted(spec.topics):
         renamed = mig.model.renamed(legacy)
         s, t = src.topics.get(legacy), tgt.topics.get(renamed.to)
         if s is None:
-            yield R("source-topic", legacy, "fail",
-                    f"{legacy!r} does not exist on {spec.source}; fix the rename map or create the topic")
+            yield gate("source-topic", legacy, "fail",
+                       f"{legacy!r} does not exist on {spec.source}; fix the rename map or create the topic")
             continue
-        yield R("source-topic", legacy, "ok", f"{s.partitions} partitions, replication factor {s.replication_factor}")
+        yield gate("source-topic", legacy, "ok",
+                   f"{s.partitions} partitions, replication factor {s.replication_factor}")
         want_rf = renamed.target_replication_factor or s.replication_factor
         if t is None:
-            yield R("target-topic", renamed.to, "ok", f"absent on {spec.target}: MirrorMaker 2 will create it")
-            yield R("mirror-lag", legacy, "warn", f"{renamed.to!r} not mirrored yet: is MirrorMaker 2 running?")
+            yield gate("target-topic", renamed.to, "ok", f"absent on {spec.target}: MirrorMaker 2 will create it")
+            yield gate("mirror-lag", legacy, "warn", f"{renamed.to!r} not mirrored yet: is MirrorMaker 2 running?")
             continue
         if t.partitions != s.partitions:
-            yield R("target-topic", renamed.to, "fail",
-                    f"{t.partitions} partitions on {spec.target} but {s.partitions} on {spec.source}; MirrorMaker 2 "
-                    f"maps partitions one to one: recreate {renamed.to!r} with {s.partitions} partitions")
+            yield gate("target-topic", renamed.to, "fail",
+                       f"{t.partitions} partitions on {spec.target} but {s.partitions} on {spec.source}; MirrorMaker 2 "
+                       f"maps partitions one to one: recreate {renamed.to!r} with {s.partitions} partitions")
         elif t.replication_factor != want_rf:
-            yield R("target-topic", renamed.to, "fail",
-                    f"replication factor {t.replication_factor} on {spec.target}, expected {want_rf}; alter the "
-                    "topic's replicas or declare target_replication_factor")
+            yield gate("target-topic", renamed.to, "fail",
+                       f"replication factor {t.replication_factor} on {spec.target}, expected {want_rf}; alter the "
+                       "topic's replicas or declare target_replication_factor")
         else:
-            yield R("target-topic", renamed.to, "ok", f"{t.partitions} partitions, replication factor {t.replication_factor}")
+            yield gate("target-topic", renamed.to, "ok",
+                       f"{t.partitions} partitions, replication factor {t.replication_factor}")
         lags = {p: (s.high[p] - s.low[p]) - (t.high.get(p, 0) - t.low.get(p, 0)) for p in s.high}
         behind = {p: n for p, n in lags.items() if n > 0}
         worst = max(behind.values(), default=0)
         detail = "in sync" if not behind else (
             f"{sum(behind.values())} record(s) behind; worst partition {max(behind, key=behind.get)}: {worst}"
         )
-        yield R("mirror-lag", legacy, "ok" if worst <= lag_max else "warn", detail)
+        yield gate("mirror-lag", legacy, "ok" if worst <= lag_max else "warn", detail)
 
     # Consumers nobody declared: they keep reading legacy names on the legacy cluster.
     declared = {e.name for e in entries(specs) if e.is_group}
@@ -101,21 +105,22 @@ def evaluate(
     for gid, g in sorted(src.groups.items()):
         read = sorted({topic for (topic, _) in g.committed} & moving)
         if read and gid not in declared:
-            yield R("undeclared-consumers", gid, "fail" if producers_cut else "warn",
-                    f"group {gid!r} reads {', '.join(read)} on {spec.source} but no spec declares it; "
-                    + ("producers are cutting over, so it would stop receiving messages: " if producers_cut else "")
-                    + "declare it in a migration spec (consumer_groups) so it moves too")
+            yield gate("undeclared-consumers", gid, "fail" if producers_cut else "warn",
+                       f"group {gid!r} reads {', '.join(read)} on {spec.source} but no spec declares it; "
+                       + ("producers are cutting over, so it would stop receiving messages: " if producers_cut else "")
+                       + "declare it in a migration spec (consumer_groups) so it moves too")
 
     for gid in groups_about_to_cut_over(specs, mig, routed_to_target):
         gs, gt = src.groups.get(gid), tgt.groups.get(gid)
         if gt is not None and gt.members > 0:
-            yield R("target-group-idle", gid, "fail",
-                    f"group {gid!r} already has {gt.members} member(s) on {spec.target}; MirrorMaker 2 does not "
-                    "sync offsets into an active group: stop those instances until the cutover")
+            yield gate("target-group-idle", gid, "fail",
+                       f"group {gid!r} already has {gt.members} member(s) on {spec.target}; MirrorMaker 2 does not "
+                       "sync offsets into an active group: stop those instances until the cutover")
         else:
-            yield R("target-group-idle", gid, "ok", f"no members on {spec.target}")
+            yield gate("target-group-idle", gid, "ok", f"no members on {spec.target}")
         if gs is None or not gs.committed:
-            yield R("offset-sync", gid, "warn", f"group {gid!r} has no committed offsets on {spec.source}: nothing to translate")
+            yield gate("offset-sync", gid, "warn",
+                       f"group {gid!r} has no committed offsets on {spec.source}: nothing to translate")
             continue
         problems, checked = [], 0
         for (topic, p), c_s in sorted(gs.committed.items()):
@@ -137,8 +142,8 @@ def evaluate(
                 direction = "re-read" if delta > 0 else "SKIP"
                 problems.append(f"{new}[{p}]: target would {direction} {abs(delta)} record(s)")
         if problems:
-            yield R("offset-sync", gid, "fail",
-                    "; ".join(problems) + f" (limit {lag_max} = offset.lag.max); wait for MirrorMaker 2's checkpoint "
-                    "and sync cycle with the group stopped on legacy, then run preflight again")
+            yield gate("offset-sync", gid, "fail",
+                       "; ".join(problems) + f" (limit {lag_max} = offset.lag.max); wait for MirrorMaker 2's "
+                       "checkpoint and sync cycle with the group stopped on legacy, then run preflight again")
         elif checked:
-            yield R("offset-sync", gid, "ok", f"translated offsets converged on {checked} partition(s)")
+            yield gate("offset-sync", gid, "ok", f"translated offsets converged on {checked} partition(s)")

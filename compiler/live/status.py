@@ -8,9 +8,9 @@ that still reach a legacy cluster through no rule at all ("who still uses legacy
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from datetime import UTC, datetime
 
 from proxy.routetable import RouteTable
 
@@ -53,8 +53,8 @@ class EntryStatus:
 
 
 def read_decision_log(lines: Iterable[str]) -> Iterator[dict]:
-    for line in lines:
-        line = line.strip()
+    for raw in lines:
+        line = raw.strip()
         if not line.startswith("{"):
             continue
         try:
@@ -84,7 +84,8 @@ def build_status(
         route = "not rendered"
         if table is not None:
             rules = [r for r in table.rules if r.match in e.spec.client_ids]
-            route = ", ".join(sorted({"refused (fence)" if r.action == "fence" else str(r.cluster) for r in rules})) or "default"
+            routes = {"refused (fence)" if r.action == "fence" else str(r.cluster) for r in rules}
+            route = ", ".join(sorted(routes)) or "default"
         row = EntryStatus(
             e.migration.name, "group" if e.is_group else "producer", e.name,
             _stage(e, mig.status is Status.COMPLETE), route, Seen(), Seen(), Seen(),
@@ -114,7 +115,7 @@ def build_status(
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
@@ -128,7 +129,8 @@ def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
             continue
         spec = mig.model
         src = reader.groups(spec.source, [row.name]).get(row.name)
-        tgt = reader.groups(spec.target, [row.name]).get(row.name) if row.name in reader.group_ids(spec.target) else None
+        on_target = row.name in reader.group_ids(spec.target)
+        tgt = reader.groups(spec.target, [row.name]).get(row.name) if on_target else None
         if src is None or tgt is None:
             continue
         topics = sorted({t for (t, _) in src.committed if t in spec.topics})
@@ -145,7 +147,9 @@ def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
 
 
 def format_status(rows: list[EntryStatus], unmatched: dict[str, Seen]) -> str:
-    header = ("MIGRATION", "KIND", "NAME", "STAGE", "ROUTE", "LAST ON LEGACY", "LAST ON TARGET", "REFUSED", "OFFSET DELTA")
+    header = (
+        "MIGRATION", "KIND", "NAME", "STAGE", "ROUTE", "LAST ON LEGACY", "LAST ON TARGET", "REFUSED", "OFFSET DELTA"
+    )
     table = [header] + [
         (r.migration, r.kind, r.name, r.stage, r.route,
          f"{_when(r.legacy.last)} ({r.legacy.connections})" if r.legacy.connections else "-",

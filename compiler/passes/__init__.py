@@ -7,8 +7,8 @@ when a pass it requires reported an error, so a user fixes causes, not echoes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from ..diagnostics import Diagnostic
 from ..spec import Specs

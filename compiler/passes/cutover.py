@@ -26,7 +26,7 @@ Failing::
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..index import Entry, entries, topic_owners

@@ -23,7 +23,7 @@ Failing::
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..glob import literal_prefix
@@ -116,7 +116,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
             start, end = m.span("team")
             if end > len(literal_prefix(pattern)) or m.group("team") != team:
                 literal = end <= len(literal_prefix(pattern))
-                shown = m.group("team") if literal else pattern[start : start + len(literal_prefix(pattern[start:])) + 1]
+                shown = (m.group("team") if literal
+                         else pattern[start : start + len(literal_prefix(pattern[start:])) + 1])
                 yield Diagnostic(
                     entry.at("client_ids", i),
                     "client-id-team",

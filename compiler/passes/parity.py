@@ -18,7 +18,7 @@ Failing::
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..models import RenamedTopic
@@ -42,7 +42,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     f"{value.target_partitions}; MirrorMaker 2 maps partitions one to one: make them equal",
                 )
             target_rf = value.target_replication_factor or value.replication_factor
-            if value.replication_factor and value.target_replication_factor and value.target_replication_factor < value.replication_factor:
+            if (value.replication_factor and value.target_replication_factor
+                    and value.target_replication_factor < value.replication_factor):
                 yield Diagnostic(
                     mig.at("topics", legacy, "target_replication_factor"),
                     "replication-parity",

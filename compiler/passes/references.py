@@ -21,7 +21,7 @@ Failing::
 from __future__ import annotations
 
 import difflib
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..index import entries, topic_owners

@@ -18,7 +18,8 @@ Failing::
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..loader import PathKey, RawDocument
@@ -31,10 +32,10 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 _SECRET_VALUE = [
-    (re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.I), "a JAAS login string"),
-    (re.compile(r"\bpassword\s*=", re.I), "a password assignment"),
+    (re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.IGNORECASE), "a JAAS login string"),
+    (re.compile(r"\bpassword\s*=", re.IGNORECASE), "a password assignment"),
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
-    (re.compile(r"^Bearer\s+\S+", re.I), "a bearer token"),
+    (re.compile(r"^Bearer\s+\S+", re.IGNORECASE), "a bearer token"),
     (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a URL with user:password"),
 ]
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -45,10 +46,10 @@ def _walk(data: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
     yield path, data
     if isinstance(data, dict):
         for k, v in data.items():
-            yield from _walk(v, path + (k,))
+            yield from _walk(v, (*path, k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield from _walk(v, path + (i,))
+            yield from _walk(v, (*path, i))
 
 
 # Mappings whose keys are names the user chose (a topic called `auth-token` is no secret).

@@ -185,7 +185,9 @@ def test_every_stage_has_cases() -> None:
 # --- the real CLI on a few cases -----------------------------------------------------------
 
 FERRY = REPO / ".venv" / "bin" / "ferry"
-GITHUB_LINE = re.compile(r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+),col=(?P<col>\d+),title=(?P<code>[^:]+)::(?P<msg>.+)$")
+GITHUB_LINE = re.compile(
+    r"^::error file=(?P<file>[^,]+),line=(?P<line>\d+),col=(?P<col>\d+),title=(?P<code>[^:]+)::(?P<msg>.+)$"
+)
 
 
 def _ferry(root: Path, fmt: str) -> subprocess.CompletedProcess:

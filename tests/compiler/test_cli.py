@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 from compiler.output import read_tree, write_tree
-
 from ferry_testing import REPO, edit, run_ferry
 
 BILLING = "specs/migrations/billing/invoices.yaml"
@@ -33,7 +32,8 @@ def test_validate_error_exit_1_with_position(org):
     edit(org / BILLING, "source: legacy-service", "source: legacy-servce")
     r = run_ferry("validate", cwd=org)
     assert r.returncode == 1
-    assert f"{BILLING}:5:9: [error] source cluster 'legacy-servce' is not in clusters.yaml; did you mean 'legacy-service'?" in r.stdout
+    assert (f"{BILLING}:5:9: [error] source cluster 'legacy-servce' is not in clusters.yaml; "
+            "did you mean 'legacy-service'?") in r.stdout
     assert r.stdout.rstrip().endswith("(unknown-cluster)")
     r = run_ferry("validate", "--format", "github", cwd=org)
     assert r.stdout.startswith(f"::error file={BILLING},line=5,col=9,title=unknown-cluster::source cluster")
@@ -103,8 +103,10 @@ def test_plan_in_words(org):
     r = run_ferry("plan", cwd=org)
     out = r.stdout
     assert "gateway gw-service:" in out
-    assert "~ flipped: client ids `billing.ledger.*` (consumer group billing-ledger, billing/invoices): refused (fence) -> governed" in out
-    assert "- client ids `search.indexer.*` (consumer group search-indexer, search/catalog-index) no longer have a rule: they go to legacy-service" in out
+    assert ("~ flipped: client ids `billing.ledger.*` (consumer group billing-ledger, billing/invoices): "
+            "refused (fence) -> governed") in out
+    assert ("- client ids `search.indexer.*` (consumer group search-indexer, search/catalog-index) "
+            "no longer have a rule: they go to legacy-service") in out
     assert "- stop mirroring catalog_updates -> search.catalog.updated.v1" in out
     assert "- stop syncing offsets of group search-indexer (its migration completed or was removed)" in out
     assert "billing-ledger (" not in out.split("mirroring")[1]  # a cutover keeps offset sync (no MM2 restart)

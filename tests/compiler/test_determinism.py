@@ -82,7 +82,9 @@ def test_reordering_keys_inside_specs_changes_nothing_but_line_numbers(tmp_path,
     assert sorted(mutated) == sorted(baseline)
     # Provenance cites lines, which moved; everything that decides behaviour is identical,
     # including the route tables' content versions.
-    rename = lambda files: {k: v.replace(f"specs-{seed}/", "specs/") for k, v in files.items()}
+    def rename(files: dict[str, str]) -> dict[str, str]:
+        return {k: v.replace(f"specs-{seed}/", "specs/") for k, v in files.items()}
+
     assert _strip_provenance(rename(mutated)) == _strip_provenance(baseline)
 
 

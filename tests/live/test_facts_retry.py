@@ -42,7 +42,9 @@ class ScriptedAdmin:
     def list_consumer_group_offsets(self, requests, request_timeout):
         self.calls["offsets"] += 1
         error = self.offsets_errors.pop(0) if self.offsets_errors else None
-        listing = SimpleNamespace(topic_partitions=[TopicPartition("orders", 0, 42), TopicPartition("orders", 1, -1001)])
+        listing = SimpleNamespace(
+            topic_partitions=[TopicPartition("orders", 0, 42), TopicPartition("orders", 1, -1001)]
+        )
         return {r.group_id: _answer(listing, error) for r in requests}
 
 
@@ -72,7 +74,8 @@ def test_a_coordinator_that_is_not_ready_yet_is_asked_again(reader_with) -> None
 
 def test_other_errors_are_reported_at_once_naming_cluster_and_group(reader_with) -> None:
     admin = ScriptedAdmin([], [KafkaError.GROUP_AUTHORIZATION_FAILED])
-    with pytest.raises(ClusterConnectionError, match=r"cluster 'legacy' \(127\.0\.0\.1:9\): offsets of group 'billing'"):
+    expected = r"cluster 'legacy' \(127\.0\.0\.1:9\): offsets of group 'billing'"
+    with pytest.raises(ClusterConnectionError, match=expected):
         reader_with(admin).groups("legacy", ["billing"])
     assert admin.calls["offsets"] == 1
 

@@ -19,13 +19,14 @@ def test_status_reports_stage_route_and_who_still_uses_legacy(tmp_path):
         line(1764000000.0, "gw-service", "billing.invoice-mailer.a1", "billing.invoice-mailer.*", "governed"),
         # cut over in the specs, but an old instance still bootstraps to legacy (an older table)
         line(1764000100.0, "gw-service", "billing.invoice-mailer.old", "billing.invoice-mailer.*", "legacy-service"),
-        line(1764000200.0, "gw-service", "billing.ledger.1", "billing.ledger.*", None, action="fence", outcome="refused"),
+        line(1764000200.0, "gw-service", "billing.ledger.1", "billing.ledger.*", None,
+             action="fence", outcome="refused"),
         line(1764000300.0, "gw-service", "rails-app-7", None, "legacy-service"),
         line(1764000400.0, "gw-service", "rails-app-7", None, "legacy-service"),
     ]) + "\n")
     r = run_ferry("status", "--decision-log", str(log), cwd=REPO)
     assert r.returncode == 0, r.stderr
-    rows = {l.split()[2]: l for l in r.stdout.splitlines() if l.startswith(("billing/", "search/"))}
+    rows = {row.split()[2]: row for row in r.stdout.splitlines() if row.startswith(("billing/", "search/"))}
     assert "cut over" in rows["billing-invoice-mailer"] and "governed" in rows["billing-invoice-mailer"]
     assert "2025-11-24 16:01:40Z (1)" in rows["billing-invoice-mailer"]  # last on legacy
     assert "fenced" in rows["billing-ledger"] and "refused (fence)" in rows["billing-ledger"]

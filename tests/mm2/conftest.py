@@ -19,7 +19,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from mm2_harness import PROCESSES, SECRET, SOURCE, TARGET  # noqa: E402
-
 from sandbox.jars import ensure_policy_jar  # noqa: E402
 from sandbox.mm2 import write_secret  # noqa: E402
 

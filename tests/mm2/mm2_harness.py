@@ -90,7 +90,8 @@ def make_flow(work: Path, token: str, bootstraps: Mapping[str, str], secrets_dir
     (migration,) = result.specs.migrations
     model = migration.model
     topics = [
-        Topic(legacy, model.renamed(legacy).to, model.renamed(legacy).partitions or 1) for legacy in sorted(model.topics)
+        Topic(legacy, model.renamed(legacy).to, model.renamed(legacy).partitions or 1)
+        for legacy in sorted(model.topics)
     ]
     groups = {name: list(group.topics or model.topics) for name, group in model.consumer_groups.items()}
     mm2_config = work / "mm2" / f"{SOURCE}--{TARGET}.properties"
@@ -330,7 +331,7 @@ def topic_partitions(config: Mapping[str, str]) -> dict[str, int]:
 
 def is_mirror_internal(name: str) -> bool:
     """MM2's and Connect's own topics (and Kafka's)."""
-    return name == "heartbeats" or name.endswith(".internal") or name.startswith("__") or name.startswith("ferry-connect")
+    return name == "heartbeats" or name.endswith(".internal") or name.startswith(("__", "ferry-connect"))
 
 
 # ---- consumer groups

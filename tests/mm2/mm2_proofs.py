@@ -26,7 +26,6 @@ from mm2_harness import (
     run_group,
     topic_partitions,
 )
-
 from sandbox.mm2 import wait_until
 
 Alive = Callable[[], None]

@@ -31,7 +31,7 @@ def connector(name: str, **config: str) -> Connector:
     return Connector(name, {"connector.class": "X", **config}, f"{name}.json")
 
 
-# ---- plan (pure)
+# ---- planning: pure functions
 
 
 def test_plan_creates_updates_and_leaves_alone() -> None:
@@ -207,7 +207,7 @@ def test_apply_waits_out_a_rebalance(fake) -> None:
     state, url = fake
     state.hiccups = [(409, "Cannot complete request momentarily due to stale configuration"),
                      (500, "Request cannot be completed because a rebalance is expected")]
-    code, out, err = apply(url, RENDERED_CONNECT)
+    code, _, err = apply(url, RENDERED_CONNECT)
     assert code == 0, err
     assert len(state.connectors) == 6
 
@@ -219,8 +219,8 @@ def test_a_rejected_config_reports_connector_status_message_and_fields(fake, tmp
     write(tmp_path / "f/heartbeat.json", {"name": "ferry-good", "config": {"connector.class": "a.b.X"}})
     code, out, err = apply(url, tmp_path)
     assert code == 1
-    assert err[0] == "ferry: ferry-bad: the worker rejected the config: HTTP 400: Connector configuration is " \
-                     "invalid and contains the following 1 error(s):"
+    assert err[0] == ("ferry: ferry-bad: the worker rejected the config: HTTP 400: Connector configuration is "
+                      "invalid and contains the following 1 error(s):")
     assert "    Invalid value zero for configuration tasks.max: Not a number" in err
     # Field errors already in the worker's message are not repeated; new ones are listed.
     assert "    topics: made-up field error" in err
@@ -238,7 +238,8 @@ def test_prune(fake, tmp_path: Path) -> None:
     assert code == 0 and "ferry-retired-source" in state.connectors
     assert "  would delete     ferry-retired-source  (no longer rendered)" in out
     code, out, _ = apply(url, RENDERED_CONNECT, prune=True)
-    assert code == 0 and sorted(state.connectors) == sorted(["mine", *[c.name for c in load_rendered(RENDERED_CONNECT)]])
+    rendered = [c.name for c in load_rendered(RENDERED_CONNECT)]
+    assert code == 0 and sorted(state.connectors) == sorted(["mine", *rendered])
 
 
 def test_exit_codes_for_usage_and_unreachable(tmp_path: Path) -> None:
@@ -266,8 +267,8 @@ def test_a_connector_that_fails_to_start_is_reported(fake) -> None:
     code, out, err = apply(url, RENDERED_CONNECT)
     assert code == 1
     assert err == [f"ferry: {name}: accepted, but failed to start:",
-                   "    connector FAILED: org.apache.kafka.common.config.ConfigException: Invalid "
-                   "replication.policy.ferry.renames (1 problem): ..."]
+                   ("    connector FAILED: org.apache.kafka.common.config.ConfigException: Invalid "
+                    "replication.policy.ferry.renames (1 problem): ...")]
     assert out[-1] == "done: 5 created, 0 updated, 0 unchanged, 0 deleted, 1 failed"
     # Without waiting nothing is checked; an unchanged connector is not checked either.
     assert apply(url, RENDERED_CONNECT, wait=0)[0] == 0

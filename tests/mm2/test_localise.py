@@ -26,8 +26,10 @@ def test_mm2_file_only_bootstrap_and_secret_paths_change(tmp_path: Path) -> None
     local = substitute_mm2_properties(original, LOCAL, tmp_path)
     before, after = original.splitlines(), local.splitlines()
     assert len(before) == len(after)
-    changed = {a.split("=", 1)[0]: b.split("=", 1)[1] for a, b in zip(before, after) if a != b}
-    assert set(changed) == {"legacy-service.bootstrap.servers", "governed.bootstrap.servers", "governed.sasl.jaas.config"}
+    changed = {a.split("=", 1)[0]: b.split("=", 1)[1] for a, b in zip(before, after, strict=True) if a != b}
+    assert set(changed) == {
+        "legacy-service.bootstrap.servers", "governed.bootstrap.servers", "governed.sasl.jaas.config"
+    }
     assert changed["governed.bootstrap.servers"] == "127.0.0.1:3333"
     secret = tmp_path.absolute() / "kafka-governed-mirrormaker"
     assert changed["governed.sasl.jaas.config"] == (
@@ -40,11 +42,11 @@ def test_mm2_file_only_bootstrap_and_secret_paths_change(tmp_path: Path) -> None
 
 def test_every_alias_needs_a_local_address(tmp_path: Path) -> None:
     original = (RENDERED / "mm2/legacy-service--governed.properties").read_text()
-    with pytest.raises(SubstitutionError, match="no local bootstrap address for cluster.*governed"):
+    with pytest.raises(SubstitutionError, match=r"no local bootstrap address for cluster.*governed"):
         substitute_mm2_properties(original, {"legacy-service": "127.0.0.1:1"}, tmp_path)
     with pytest.raises(SubstitutionError, match="no `clusters=` line"):
         substitute_mm2_properties("a=b\n", LOCAL, tmp_path)
-    with pytest.raises(SubstitutionError, match="no `<alias>.bootstrap.servers` line for cluster.*b"):
+    with pytest.raises(SubstitutionError, match=r"no `<alias>\.bootstrap\.servers` line for cluster.*b"):
         substitute_mm2_properties("clusters=a, b\na.bootstrap.servers=x:1\n", {"a": "h:1", "b": "h:2"}, tmp_path)
 
 

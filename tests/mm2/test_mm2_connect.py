@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from compiler.connect_apply import ConnectClient
 from ferry_testing import REPO, run_ferry
 from kafka_fixtures import TIMINGS
 from mm2_harness import PROCESSES, SECRET, FlowUnderTest, create_legacy_topics, make_flow, produce, topic_partitions
 from mm2_proofs import prove_mirrored, prove_offsets_quiesced, prove_offsets_while_producing
-
-from compiler.connect_apply import ConnectClient
 from sandbox.connect import ConnectWorker, connector_running
 from sandbox.mm2 import wait_until
 
@@ -151,7 +151,8 @@ def test_apply_updates_a_changed_config_and_prunes_stale_ferry_connectors(applie
     checkpoint.write_text(json.dumps(body))
     update = applied.apply(directory=changed)
     assert update.returncode == 0, update.stderr
-    assert f"update           ferry-{applied.flow.name}-checkpoint  (emit.checkpoints.interval.seconds)" in update.stdout
+    expected = f"update           ferry-{applied.flow.name}-checkpoint  (emit.checkpoints.interval.seconds)"
+    assert expected in update.stdout
     assert "0 created, 1 updated, 2 unchanged, 0 deleted" in update.stdout
     back = applied.apply()
     assert back.returncode == 0 and "1 updated" in back.stdout, back.stdout + back.stderr

@@ -10,11 +10,19 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from kafka_fixtures import TIMINGS
-from mm2_harness import PROCESSES, TARGET, FlowUnderTest, TopicReader, create_legacy_topics, make_flow, produce, \
-    topic_partitions
-from mm2_proofs import prove_mirrored, prove_offsets_quiesced, prove_offsets_while_producing
 
+from kafka_fixtures import TIMINGS
+from mm2_harness import (
+    PROCESSES,
+    TARGET,
+    FlowUnderTest,
+    TopicReader,
+    create_legacy_topics,
+    make_flow,
+    produce,
+    topic_partitions,
+)
+from mm2_proofs import prove_mirrored, prove_offsets_quiesced, prove_offsets_while_producing
 from sandbox.mm2 import MirrorMaker2, connector_states, mm2_running, status_topic, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -63,7 +71,7 @@ def test_rendered_file_differs_only_in_addresses_and_secret_paths(dedicated: Ded
     rendered = dedicated.flow.rendered[f"mm2/{dedicated.flow.name}.properties"].splitlines()
     local = dedicated.flow.mm2_config.read_text().splitlines()
     assert len(rendered) == len(local)
-    changed = [(a, b) for a, b in zip(rendered, local) if a != b]
+    changed = [(a, b) for a, b in zip(rendered, local, strict=True) if a != b]
     assert [a.split("=", 1)[0] for a, _ in changed] == [
         "legacy-service.bootstrap.servers", "governed.bootstrap.servers", "governed.sasl.jaas.config"]
 

@@ -6,8 +6,8 @@ import time
 from collections import Counter
 
 import pytest
-from mm2_harness import PROCESSES, TARGET, BackgroundProducer, TopicReader, create_legacy_topics, make_flow
 
+from mm2_harness import PROCESSES, TARGET, BackgroundProducer, TopicReader, create_legacy_topics, make_flow
 from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka

@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from kafka_fixtures import TIMINGS
-from mm2_harness import TopicReader, produce
 
 from compiler.validate import validate_specs
+from kafka_fixtures import TIMINGS
+from mm2_harness import TopicReader, produce
 from sandbox.stack import is_alive
 
 pytestmark = pytest.mark.kafka
@@ -69,7 +69,7 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
             local = Path(entry["config"]).read_text().splitlines()
             rendered = (REPO / f"rendered/mm2/{flow}.properties").read_text().splitlines()
             assert len(local) == len(rendered)
-            assert {a.split("=", 1)[0] for a, b in zip(rendered, local) if a != b} <= {
+            assert {a.split("=", 1)[0] for a, b in zip(rendered, local, strict=True) if a != b} <= {
                 f"{c}.bootstrap.servers" for c in clusters} | {f"{c}.sasl.jaas.config" for c in clusters}
         # The command exited; everything it started still runs.
         assert records and all(is_alive(r) for r in records)

@@ -80,7 +80,7 @@ def test_properties_render_sorted_and_round_trip(tmp_path: Path) -> None:
     [{"a": "line\nbreak"}, {"a": "back\\slash"}, {"a": " padded"}, {"a=b": "x"}, {"a b": "x"}, {"": "x"}],
 )
 def test_properties_that_need_escaping_are_refused(props: dict[str, str]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="would need escaping"):
         render_properties(props)
 
 
@@ -93,7 +93,7 @@ def test_scram_arguments_are_sorted_storage_tool_flags() -> None:
 
 @pytest.mark.parametrize("users", [{"ad,min": "pw"}, {"admin": "pw]"}, {"admin": ""}, {"admin": 'p"w'}])
 def test_scram_arguments_refuse_characters_that_need_quoting(users: dict[str, str]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="names and passwords must match"):
         scram_arguments(users)
 
 
@@ -106,7 +106,7 @@ def test_client_settings() -> None:
         "sasl.username": "u",
         "sasl.password": "p",
     }
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a user and a password"):
         client_settings(SecurityMode.SCRAM, "127.0.0.1:1")
 
 
@@ -138,7 +138,7 @@ def test_allocated_ports_are_distinct_and_free() -> None:
 
 
 def test_node_refuses_bad_names_and_missing_admin(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="node name 'no spaces'"):
         KafkaNode("no spaces", base_dir=tmp_path)
     with pytest.raises(ValueError, match="admin user"):
         KafkaNode("t", base_dir=tmp_path, security=SecurityMode.SCRAM, users={"bob": "pw"})
@@ -147,7 +147,7 @@ def test_node_refuses_bad_names_and_missing_admin(tmp_path: Path) -> None:
 def test_unprepared_node_says_so(tmp_path: Path) -> None:
     node = KafkaNode("t", base_dir=tmp_path)
     with pytest.raises(KafkaNodeError, match="not prepared"):
-        node.bootstrap
+        _ = node.bootstrap
     with pytest.raises(KafkaNodeError, match="not launched"):
         node.wait_ready(1)
     assert node.stop() is None and node.kill() is None and not node.is_running
@@ -234,7 +234,7 @@ def test_maven_runs_offline_first() -> None:
 def test_missing_tool_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    with pytest.raises(jars.ToolMissing, match="'mvn' was not found on PATH. Install Apache Maven"):
+    with pytest.raises(jars.ToolMissing, match=r"'mvn' was not found on PATH\. Install Apache Maven"):
         jars.require_tool("mvn")
     with pytest.raises(jars.ToolMissing, match="JAVA_HOME"):
         jars.require_tool("java")
