@@ -5,7 +5,8 @@ sandbox of its own (``<state-dir>``, default ``.ferry/demo``):
 
 0. validate and render the copy, bring the sandbox up (clusters, MirrorMaker 2, proxies);
    start the team's clients with their legacy client ids, bootstrapping through the proxy:
-   a producer writing both topics, one instance of the consumer group reading them.
+   a producer writing both topics, one instance of the consumer group reading them; and
+   another team's producer and group that stay on legacy throughout (bystanders).
 1. **mirroring** — the migration as shipped: MirrorMaker 2 copies the topics under their new
    names and translates the group's committed offsets; every client stays on legacy.
 2. **group cut over** — the copy gets ``cutover: true`` and both attestations for the group
@@ -17,13 +18,14 @@ sandbox of its own (``<state-dir>``, default ``.ferry/demo``):
    every group of its topics moved); ``sync``; the producer restarts with its new id on the
    renamed topics. The consumer reads the tail of mirrored messages, then direct ones.
 
-Then the producer stops, the group drains, and the tally says what was sent, received, lost
+Then the producers stop, the groups drain, and the tally says what was sent, received, lost
 (acknowledged, never received) and duplicated (MirrorMaker 2's offset translation is within
 ``offset.lag.max`` per partition: a bounded re-read, shown as it is). The sandbox is torn
 down at the end — also on Ctrl-C (SIGINT) and SIGTERM — and the last line is the summary.
 
-Pure parts live beside this module: the spec edit (``sandbox.spec_edits``), the tally
-(``sandbox.tally``), the view (``sandbox.demo_view``); the clients are ``sandbox.traffic``.
+Pure parts live beside this module: who moves (``sandbox.demo_cast``), the spec edits
+(``sandbox.spec_edits``), the tally (``sandbox.tally``), the view (``sandbox.demo_view``). IO:
+the clients (``sandbox.traffic``), the screen (``sandbox.demo_screen``), and the walk here.
 """
 
 from __future__ import annotations
@@ -31,45 +33,32 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, RenderableType
-from rich.live import Live
+from rich.console import Console
 
+from compiler.diagnostics import format_text
 from compiler.live.connections import ClusterConnectionError, Connections
 from compiler.live.preflight import run_preflight
-from compiler.live.status import read_decision_log
-from compiler.models import MigrationSpec
 from compiler.output import write_tree
 from compiler.render import render_specs
-from compiler.spec import Migration, Specs
+from compiler.spec import Specs
 from compiler.validate import validate_specs
 from sandbox import stack
 from sandbox.clients import ClusterUnreachable, committed_offsets
-from sandbox.demo_view import ClientRow, Frame, fold_decisions, per_second, plain_line, render, steps_view, summary_line
+from sandbox.demo_cast import ATTESTATION, Cast, cast_of
+from sandbox.demo_screen import Monitor, Screen
+from sandbox.demo_view import summary_line
 from sandbox.errors import SandboxError, SandboxTimeout
-from sandbox.spec_edits import Attestation, cut_over_group, cut_over_producer
+from sandbox.spec_edits import cut_over_group, cut_over_producer
 from sandbox.tally import Counts, Tally
-from sandbox.traffic import ConsumerInstance, Instance, ProducerInstance, clusters_of
+from sandbox.traffic import ConsumerInstance, Instance, ProducerInstance
 
-# The example org's migration in the mirroring stage, with a consumer group and the producer
-# of the same topics (specs/migrations/search/catalog-index.yaml).
-MIGRATION = "search/catalog-index"
-GROUP = "search-indexer"
-PRODUCER = "catalog-api"
-ATTESTATION = Attestation(by="demo@example.com", ref="DEMO-1")
-# Another team's clients on the same gateway that are not moving today (chat's archiver and the
-# chat server that feeds it): their conforming ids match rules that still say legacy-service.
-BYSTANDER_MIGRATION = "chat/listing-alerts"
-BYSTANDER_GROUP = "chat-history-archiver"
-BYSTANDER_PRODUCER = "chat-server"
 # Messages/s each producer writes (and its group reads again): ~360/s through the clients in all.
 # The migrating producer stays at 15/s per partition: MirrorMaker 2 checkpoints every 5 s (the
 # example policy) and translates a stopped group's offset from the offset syncs around it, so
@@ -83,7 +72,6 @@ GATES_WAIT_SECONDS = 60.0
 CLIENT_WAIT_SECONDS = 45.0
 BOTH_WRITERS_SECONDS = 6.0   # how long the producer runs on the target before the drain
 DRAIN_SECONDS = 60.0
-PLAIN_EVERY_SECONDS = 5.0
 
 
 class Interrupted(BaseException):
@@ -92,210 +80,6 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-# ---- pure: the walk's cast, read from the specs
-
-
-@dataclass(frozen=True)
-class Bystanders:
-    """A group and its producer of another migration on the same gateway that stay put."""
-
-    migration: str
-    group: str
-    group_id: str
-    producer: str
-    producer_id: str
-    topics: tuple[str, ...]  # legacy names (they stay on legacy)
-
-
-@dataclass(frozen=True)
-class Cast:
-    """Who moves and how: names, topics before and after, client ids before and after."""
-
-    migration: str
-    spec_file: Path                      # relative to the specs directory
-    source: str
-    target: str
-    gateway: str
-    group: str
-    group_topics: tuple[str, ...]        # legacy names
-    group_topics_new: tuple[str, ...]
-    producer: str
-    producer_topics: tuple[str, ...]
-    producer_topics_new: tuple[str, ...]
-    group_ids: tuple[str, str]           # (legacy client id, conforming client id)
-    producer_ids: tuple[str, str]
-    bystanders: Bystanders
-
-
-def conforming_id(pattern: str) -> str:
-    """An instance id a client-id glob matches: every wildcard becomes ``0``."""
-    return pattern.replace("*", "0").replace("?", "0")
-
-
-def _topics(declared: list[str] | None, spec: MigrationSpec) -> list[str]:
-    """An entry's topics: as declared, or every topic of its migration."""
-    return list(declared) if declared is not None else sorted(spec.topics)
-
-
-def _migration(specs: Specs, name: str) -> Migration:
-    mig = next((m for m in specs.migrations if m.name == name), None)
-    if mig is None:
-        raise SandboxError(f"the specs have no migration {name!r} (the demo walks the example org's)")
-    return mig
-
-
-def bystanders_of(specs: Specs, gateway: str, source: str, migration: str = BYSTANDER_MIGRATION,
-                  group: str = BYSTANDER_GROUP, producer: str = BYSTANDER_PRODUCER) -> Bystanders:
-    spec = _migration(specs, migration).model
-    g, p = spec.consumer_groups.get(group), spec.producers.get(producer)
-    if g is None or p is None or g.cutover or g.fence or p.cutover:
-        raise SandboxError(f"migration {migration}: the demo's bystanders need consumer group {group!r} and "
-                           f"producer {producer!r}, neither cut over nor fenced")
-    if (spec.gateway, spec.source) != (gateway, source) or set(_topics(g.topics, spec)) != set(_topics(p.topics, spec)):
-        raise SandboxError(f"migration {migration}: {group!r} must read exactly what {producer!r} writes, "
-                           f"through gateway {gateway} on {source}")
-    return Bystanders(migration, group, conforming_id(g.client_ids[0]), producer, conforming_id(p.client_ids[0]),
-                      tuple(_topics(p.topics, spec)))
-
-
-def cast_of(specs: Specs, migration: str = MIGRATION, group: str = GROUP, producer: str = PRODUCER) -> Cast:
-    """The cast for ``migration``; SandboxError unless it is in the mirroring stage (nothing cut
-    over or fenced) and the producer's topics are read by ``group`` alone."""
-    mig = _migration(specs, migration)
-    spec = mig.model
-    g, p = spec.consumer_groups.get(group), spec.producers.get(producer)
-    if g is None or p is None:
-        raise SandboxError(f"migration {migration} has no consumer group {group!r} or no producer {producer!r}")
-    moved = [*(n for n, e in spec.consumer_groups.items() if e.cutover or e.fence),
-             *(n for n, e in spec.producers.items() if e.cutover)]
-    if spec.status.value != "active" or moved:
-        raise SandboxError(f"migration {migration} is not in the mirroring stage "
-                           f"(status {spec.status.value}; cut over or fenced: {', '.join(moved) or 'none'})")
-    group_topics, producer_topics = _topics(g.topics, spec), _topics(p.topics, spec)
-    if not set(group_topics + producer_topics) <= set(spec.topics):
-        raise SandboxError(f"migration {migration}: {group!r} and {producer!r} must use only its own topics")
-    readers = sorted(n for n, e in spec.consumer_groups.items() if set(_topics(e.topics, spec)) & set(producer_topics))
-    if readers != [group]:
-        raise SandboxError(f"producer {producer!r}'s topics are read by {', '.join(readers)}; "
-                           f"the demo moves {group!r} alone")
-    return Cast(
-        migration=migration, spec_file=Path(mig.doc.path).resolve().relative_to(specs.root.resolve()),
-        source=spec.source, target=spec.target, gateway=spec.gateway,
-        group=group, group_topics=tuple(group_topics),
-        group_topics_new=tuple(spec.renamed(t).to for t in group_topics),
-        producer=producer, producer_topics=tuple(producer_topics),
-        producer_topics_new=tuple(spec.renamed(t).to for t in producer_topics),
-        group_ids=(f"{group}-1", conforming_id(g.client_ids[0])),
-        producer_ids=(f"{producer}-1", conforming_id(p.client_ids[0])),
-        bystanders=bystanders_of(specs, spec.gateway, spec.source),
-    )
-
-
-# ---- the screen
-
-
-@dataclass
-class Monitor:
-    """Everything the view shows, updated by the walk and read by the renderer (its own thread)."""
-
-    tally: Tally
-    started: float = field(default_factory=time.monotonic)
-    instances: list[Instance] = field(default_factory=list)
-    events: deque[str] = field(default_factory=lambda: deque(maxlen=10))
-    activity: str = "starting"
-    done: int = 0
-    current: int | None = None
-    cluster_by_address: dict[str, str] = field(default_factory=dict)
-    decision_log: Path | None = None
-    _decisions: dict[str, str] = field(default_factory=dict)
-    _log_offset: int = 0
-    _last: tuple[float, Counts] | None = None
-    _rates: tuple[float, float] = (0.0, 0.0)
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def _read_decisions(self) -> None:
-        if self.decision_log is None:
-            return
-        try:
-            with open(self.decision_log, "rb") as f:
-                f.seek(self._log_offset)
-                chunk = f.read()
-        except OSError:
-            return
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next read
-        self._log_offset += len(complete)
-        fold_decisions(read_decision_log(complete.decode(errors="replace").splitlines()), self._decisions)
-
-    def frame(self) -> Frame:
-        self._read_decisions()
-        now, counts = time.monotonic(), self.tally.counts()
-        if self._last is None or now - self._last[0] >= 1.0:
-            if self._last is not None:
-                dt = now - self._last[0]
-                self._rates = (per_second(self._last[1].sent, counts.sent, dt),
-                               per_second(self._last[1].received, counts.received, dt))
-            self._last = (now, counts)
-        rows = tuple(
-            ClientRow(client_id=i.client_id, role=i.role, kind=i.kind,
-                      state="stopped" if i.stopped else "running",
-                      clusters=tuple(clusters_of(i.brokers, self.cluster_by_address)) if not i.stopped else (),
-                      proxy=self._decisions.get(i.client_id), count=i.count, error=i.last_error)
-            for i in list(self.instances)
-        )
-        return Frame(elapsed=self.elapsed(), steps=steps_view(STEPS, self.done, self.current), activity=self.activity,
-                     rows=rows, counts=counts, sent_rate=self._rates[0], received_rate=self._rates[1],
-                     events=tuple(self.events))
-
-
-class Screen:
-    """A live rich view on a terminal; elsewhere (CI, a pipe) events as lines and a status line
-    every few seconds."""
-
-    def __init__(self, monitor: Monitor, console: Console) -> None:
-        self.monitor, self.console = monitor, console
-        self.live = console.is_terminal
-        self._live: Live | None = None
-        self._ticker: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    def event(self, line: str) -> None:
-        stamped = f"{self.monitor.elapsed():6.1f}s  {line}"
-        self.monitor.events.append(stamped)
-        if not self.live:
-            self.console.print(stamped, markup=False, highlight=False, soft_wrap=True)
-
-    def activity(self, text: str) -> None:
-        self.monitor.activity = text
-        self.event(text)
-
-    def _renderable(self) -> RenderableType:
-        return render(self.monitor.frame())
-
-    def _tick(self) -> None:
-        while not self._stop.wait(PLAIN_EVERY_SECONDS):
-            self.console.print(plain_line(self.monitor.frame()), markup=False, highlight=False, soft_wrap=True)
-
-    def __enter__(self) -> Screen:
-        if self.live:
-            self._live = Live(get_renderable=self._renderable, console=self.console, refresh_per_second=4,
-                              redirect_stdout=False, redirect_stderr=False)
-            self._live.start()
-        else:
-            self._ticker = threading.Thread(target=self._tick, daemon=True, name="demo-ticker")
-            self._ticker.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._live is not None:
-            self._live.refresh()
-            self._live.stop()
-        if self._ticker is not None:
-            self._ticker.join(2)
 
 
 # ---- signals
@@ -405,7 +189,8 @@ class Demo:
         validation = validate_specs(self.specs)
         if not validation.ok or validation.specs is None:
             errors = [d for d in validation.diagnostics if d.is_error]
-            raise SandboxError(f"{self.specs}: {len(errors)} error(s): {errors[0] if errors else '?'}")
+            listing = format_text(validation.diagnostics).rstrip()
+            raise SandboxError(f"{self.specs} has {len(errors)} error(s):\n{listing}")
         return validation.specs
 
     def edit(self, change: Callable[[str], str], what: str) -> None:
@@ -418,13 +203,10 @@ class Demo:
     def client_configs(self) -> None:
         assert self.cast is not None
         gateway = self.state["proxy"]["gateways"][self.cast.gateway]
-        target = self.state["clusters"][self.cast.target]
+        # Every client bootstraps through the gateway; on the target it logs in as the sandbox writes it.
         self.legacy_config = {"bootstrap.servers": gateway["listen"]}
-        self.target_config = {"bootstrap.servers": gateway["listen"]}
-        if target.get("sasl_mechanism"):
-            self.target_config.update({
-                "security.protocol": target["security_protocol"], "sasl.mechanism": target["sasl_mechanism"],
-                "sasl.username": target["sasl_username"], "sasl.password": target["sasl_password"]})
+        self.target_config = {**stack.cluster_client_config(self.state["clusters"][self.cast.target]),
+                              "bootstrap.servers": gateway["listen"]}
         self.monitor.cluster_by_address = {rec["bootstrap"]: name for name, rec in self.state["clusters"].items()}
         self.monitor.decision_log = Path(gateway["decision_log"])
 
@@ -449,23 +231,13 @@ class Demo:
         config: dict[str, Any] = {**stack.cluster_client_config(self.state["clusters"][self.cast.target]),
                                   "log_level": 0}
         out = {}
-        for topic in self.cast.group_topics_new:
+        for topic, partitions in zip(self.cast.group_topics_new, self.cast.group_partitions, strict=True):
             try:
-                got = committed_offsets(config, topic, self.partitions(topic), self.cast.group, timeout=5)
+                got = committed_offsets(config, topic, partitions, self.cast.group, timeout=5)
             except Exception:  # noqa: BLE001 - not there yet; asked again
                 got = {}
             out[topic] = {p: o for p, o in got.items() if o >= 0}
         return out
-
-    def partitions(self, topic: str) -> int:
-        assert self.cast is not None
-        specs = self.validated()
-        mig = next(m for m in specs.migrations if m.name == self.cast.migration)
-        for legacy in mig.model.topics:
-            renamed = mig.model.renamed(legacy)
-            if topic in (legacy, renamed.to):
-                return renamed.partitions or 1
-        return 1
 
     def gates(self) -> tuple[bool, str]:
         """`ferry preflight`'s offset-sync and target-group-idle for the group, against the demo's
@@ -602,7 +374,7 @@ def run(specs_dir: Path, state_dir: Path, *, console: Console | None = None, rat
     """The whole demo; returns its result (the caller prints the summary and picks the exit code)."""
     console = console or Console()
     started = time.monotonic()
-    monitor = Monitor(Tally(), started=started)
+    monitor = Monitor(Tally(), steps=STEPS, started=started)
     screen = Screen(monitor, console)
     demo = Demo(specs_dir, state_dir, screen, monitor, rate)
     interrupted: str | None = None

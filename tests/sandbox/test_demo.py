@@ -14,7 +14,9 @@ from rich.console import Console
 
 from compiler.spec import Specs
 from compiler.validate import validate_specs
-from sandbox.demo import RATE, STEPS, Result, cast_of, conforming_id, report_lines
+from sandbox.demo import RATE, STEPS, Result, report_lines
+from sandbox.demo_cast import cast_of, conforming_id
+from sandbox.demo_screen import Monitor
 from sandbox.demo_view import (
     ClientRow,
     Frame,
@@ -117,6 +119,7 @@ def test_the_cast_comes_from_the_example_org() -> None:
     assert cast.spec_file == Path("migrations/search/catalog-index.yaml")
     assert cast.group_topics == ("catalog_updates", "catalog-deletes")
     assert cast.group_topics_new == ("search.catalog.updated.v1", "search.catalog.deleted.v1")
+    assert cast.group_partitions == (1, 1)
     assert cast.producer_topics_new == cast.group_topics_new
     assert cast.group_ids == ("search-indexer-1", "search.indexer.0")
     assert cast.producer_ids == ("catalog-api-1", "search.catalog-api.0")
@@ -263,3 +266,18 @@ def test_rates() -> None:
     assert per_second(100, 400, 1.5) == 200.0
     assert per_second(1, 2, 0) == 0.0
     assert RATE < 100 / 5 * 2  # two partitions, < offset.lag.max records per 5 s checkpoint each
+
+
+def test_the_monitor_reads_the_decision_log_as_it_grows_and_waits_for_whole_lines(tmp_path: Path) -> None:
+    log = tmp_path / "decisions.jsonl"
+    first = {"event": "connection", "client_id": "catalog-api-1", "rule": None, "action": "route",
+             "cluster": "legacy-service"}
+    later = {**first, "rule": "search.catalog-api.*", "cluster": "governed"}
+    log.write_text(json.dumps(first) + "\n" + json.dumps(later)[:20])  # the proxy is mid-write
+    monitor = Monitor(Tally(), steps=STEPS, decision_log=log)
+    monitor.frame()
+    assert monitor.decisions == {"catalog-api-1": "default -> legacy-service"}
+    log.write_text(json.dumps(first) + "\n" + json.dumps(later) + "\n")
+    frame = monitor.frame()
+    assert monitor.decisions == {"catalog-api-1": "search.catalog-api.* -> governed"}
+    assert [s.state for s in frame.steps] == ["next", "next", "next"] and frame.rows == ()
