@@ -17,7 +17,8 @@ from .org import build_org
 from .output import diff_tree, read_tree, write_tree
 from .plan import format_plan, plan_changes
 from .render import render_org
-from .validate import Validation, validate_specs
+from .spec import Specs
+from .validate import validate_specs
 
 specs_option = click.option(
     "--specs", "specs_dir", default="specs", show_default=True,
@@ -29,7 +30,7 @@ out_option = click.option(
 )
 
 
-def _validated(specs_dir: Path) -> Validation:
+def _validated(specs_dir: Path) -> Specs:
     """Validate; on errors print them (text) to stderr and exit 1."""
     result = validate_specs(specs_dir)
     if result.diagnostics:
@@ -38,7 +39,8 @@ def _validated(specs_dir: Path) -> Validation:
         errors = sum(d.is_error for d in result.diagnostics)
         click.echo(f"ferry: {errors} error(s) in {specs_dir}; nothing rendered", err=True)
         sys.exit(1)
-    return result
+    assert result.specs is not None  # ok implies loaded
+    return result.specs
 
 
 @click.command()
@@ -48,8 +50,8 @@ def validate(specs_dir: Path, fmt: str) -> None:
     """Check every spec against the policies and each other."""
     result = validate_specs(specs_dir)
     click.echo(FORMATTERS[fmt](result.diagnostics), nl=False)
-    if fmt == "text" and result.ok:
-        specs = result.specs
+    specs = result.specs
+    if fmt == "text" and result.ok and specs is not None:
         click.echo(f"ok: {len(specs.migrations)} migration(s), {len(specs.clusters.model.clusters)} cluster(s), "
                    f"{len(specs.clusters.model.gateways)} gateway(s)")
     sys.exit(0 if result.ok else 1)
@@ -61,7 +63,7 @@ def validate(specs_dir: Path, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when OUT is stale.")
 def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
     """Render proxy routes, MirrorMaker 2 / Connect configs and Helm values into OUT."""
-    files = render_org(build_org(_validated(specs_dir).specs))
+    files = render_org(build_org(_validated(specs_dir)))
     if check:
         diff = diff_tree(files, out_dir, label=out_dir.name)
         if diff:
@@ -80,7 +82,7 @@ def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 def plan(specs_dir: Path, out_dir: Path, fmt: str) -> None:
     """Describe what the specs change compared with the committed OUT."""
-    files = render_org(build_org(_validated(specs_dir).specs))
+    files = render_org(build_org(_validated(specs_dir)))
     click.echo(format_plan(plan_changes(read_tree(out_dir), files), fmt), nl=False)
 
 
@@ -90,7 +92,7 @@ def plan(specs_dir: Path, out_dir: Path, fmt: str) -> None:
 @click.option("--gateway", help="Only this gateway.")
 def explain(client_id: str, specs_dir: Path, gateway: str | None) -> None:
     """Show which rule routes CLIENT_ID, to which cluster, and where the rule came from."""
-    org = build_org(_validated(specs_dir).specs)
+    org = build_org(_validated(specs_dir))
     if gateway and gateway not in {g.table.gateway for g in org.gateways}:
         raise click.BadParameter(f"unknown gateway {gateway!r}", param_hint="--gateway")
     for line in explain_client(org, client_id, gateway):
@@ -131,7 +133,7 @@ def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path |
     from .live.connections import ClusterConnectionError, Connections
     from .live.preflight import format_table, run_preflight, topic_count
 
-    specs = _validated(specs_dir).specs
+    specs = _validated(specs_dir)
     wanted = {p.resolve() for p in spec_files}
     selected = [
         m for m in specs.migrations
@@ -172,7 +174,7 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
     from .live.preflight import committed_tables
     from .live.status import build_status, format_status, offset_deltas, read_decision_log
 
-    specs = _validated(specs_dir).specs
+    specs = _validated(specs_dir)
     tables = committed_tables(out_dir)
     opened = [p.open(encoding="utf-8", errors="replace") for p in logs]
     try:
@@ -187,10 +189,9 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
             click.echo(f"ferry status: {exc}", err=True)
             sys.exit(1)
     if fmt == "json":
-        click.echo(json.dumps({
-            "entries": [r.as_dict() for r in rows],
-            "unmatched_on_legacy": {k: {"connections": v.connections, "last": v.last} for k, v in sorted(unmatched.items())},
-        }, indent=2))
+        unmatched_on_legacy = {k: {"connections": v.connections, "last": v.last} for k, v in sorted(unmatched.items())}
+        click.echo(json.dumps({"entries": [r.as_dict() for r in rows], "unmatched_on_legacy": unmatched_on_legacy},
+                              indent=2))
     else:
         click.echo(format_status(rows, unmatched), nl=False)
 

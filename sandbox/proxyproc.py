@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import processes
-from .errors import ServiceError, SandboxTimeout
+from .errors import SandboxTimeout, ServiceError
 
 __all__ = ["PROXY_COMMAND", "ProxyProcess", "start_proxy"]
 
@@ -34,7 +34,9 @@ PROXY_COMMAND: tuple[str, ...] = (sys.executable, "-m", "proxy")
 
 #: The proxy's start-up line (proxy/server.py): "gateway G listening on ADDR[ (TLS)] (routes …;
 #: admin ADDR|off; loop L)". ADDR is host:port or [v6]:port.
-_LISTENING = re.compile(r"gateway \S+ listening on (?P<listen>\S+?)(?: \(TLS\))? \(routes .*; admin (?P<admin>\S+); loop ")
+_LISTENING = re.compile(
+    r"gateway \S+ listening on (?P<listen>\S+?)(?: \(TLS\))? \(routes .*; admin (?P<admin>\S+); loop "
+)
 
 Address = tuple[str, int]
 
@@ -173,5 +175,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, offset: int,
         if proc.poll() is not None:
             raise _exited(proc, log, offset)
         if time.monotonic() > deadline:
-            raise SandboxTimeout(f"the proxy's {url} did not answer 200 in time; its log ({log}):\n{_tail(log, offset)}")
+            raise SandboxTimeout(
+                f"the proxy's {url} did not answer 200 in time; its log ({log}):\n{_tail(log, offset)}"
+            )
         time.sleep(0.05)

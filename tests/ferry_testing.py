@@ -9,7 +9,9 @@ REPO = Path(__file__).resolve().parent.parent
 FERRY = [sys.executable, "-m", "ferry"]
 
 
-def run_ferry(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_ferry(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = None if env is None else {**os.environ, **env}
     return subprocess.run([*FERRY, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 

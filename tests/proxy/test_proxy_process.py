@@ -12,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from sandbox.proxyproc import ProxyProcess, start_proxy
 from tests.tools.probe import KafkaConnection, probe
 
 BIN = Path(sys.executable).parent
+Spawn = Callable[..., ProxyProcess]
 ENTRY_POINTS = {
     "python -m proxy": [sys.executable, "-m", "proxy"],
     "ferry-proxy": [str(BIN / "ferry-proxy")],
@@ -47,14 +49,14 @@ def records(p: ProxyProcess) -> list[dict]:
 
 
 @pytest.fixture
-def routes(tmp_path: Path, kafka) -> Path:
+def routes(tmp_path: Path, kafka: dict[str, Any]) -> Path:
     path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy"))
     return path
 
 
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator:
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
     procs: list[ProxyProcess] = []
 
     def start(routes: Path, *extra: str) -> ProxyProcess:
@@ -78,7 +80,7 @@ def _refused(address: tuple[str, int]) -> bool:
 
 
 @pytest.mark.kafka
-def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka, spawn) -> None:
+def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka: dict[str, Any], spawn: Spawn) -> None:
     p = spawn(routes, "--drain-timeout", "10")
     assert probe(p.listen, "before.term").cluster_id == kafka["legacy"].cluster_id
     pipe = KafkaConnection(p.listen)
@@ -103,7 +105,8 @@ def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka, spaw
 
 
 @pytest.mark.kafka
-def test_sigterm_closes_what_is_still_open_after_the_drain_timeout(routes: Path, kafka, spawn) -> None:
+def test_sigterm_closes_what_is_still_open_after_the_drain_timeout(routes: Path, kafka: dict[str, Any],
+                                                                   spawn: Spawn) -> None:
     p = spawn(routes, "--drain-timeout", "1")
     pipe = KafkaConnection(p.listen)
     pipe.api_versions("idle.pipe")
@@ -154,7 +157,7 @@ def test_a_busy_listen_address_is_a_clear_startup_error(tmp_path: Path) -> None:
     assert done.returncode == 1 and "address already in use" in done.stderr.lower()
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["--listen", "nohost"], "argument --listen: 'nohost': expected host:port"),
     (["--admin", "x:99999"], "argument --admin: 'x:99999': port must be 0-65535"),
     (["--first-frame-timeout", "0"], "first_frame_timeout must be positive"),
@@ -167,7 +170,8 @@ def test_a_busy_listen_address_is_a_clear_startup_error(tmp_path: Path) -> None:
     (["--routes", "{dir}"], "argument --routes: file '{dir}' is a directory"),
     (["--rout", "x"], "unrecognized arguments: --rout x"),  # no abbreviations
 ])
-def test_bad_options_are_usage_errors(tmp_path: Path, capsys, args: list[str], message: str) -> None:
+def test_bad_options_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                     message: str) -> None:
     path = tmp_path / "r.json"
     write_routes(path, make_table({"c": ["127.0.0.1:1"]}, default="c"))
     fill = {"routes": str(path), "dir": str(tmp_path)}

@@ -24,6 +24,7 @@ import tomllib
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,7 +128,7 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.mark.kafka
-def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, kafka) -> None:
+def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, kafka: dict[str, Any]) -> None:
     venv = _slim_venv(tmp_path)
     python = str(venv / "bin" / "python")
     listed = subprocess.run([python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
