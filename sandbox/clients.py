@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
@@ -65,18 +66,17 @@ class MetadataProbe:
     def __init__(self, config: Mapping[str, object]) -> None:
         self.errors = ErrorLog()
         self.last_error = "no answer yet"
-        self._admin = AdminClient(
-            {
-                **config,
-                "socket.connection.setup.timeout.ms": 2000,
-                "reconnect.backoff.ms": 50,
-                "reconnect.backoff.max.ms": 250,
-                "error_cb": self.errors,
-                # Failures are expected here (a broker still starting, a wrong password) and
-                # reported through error_cb; keep librdkafka's own log lines off stderr.
-                "log_level": 0,
-            }
-        )
+        settings: dict[str, Any] = {
+            **config,
+            "socket.connection.setup.timeout.ms": 2000,
+            "reconnect.backoff.ms": 50,
+            "reconnect.backoff.max.ms": 250,
+            "error_cb": self.errors,
+            # Failures are expected here (a broker still starting, a wrong password) and
+            # reported through error_cb; keep librdkafka's own log lines off stderr.
+            "log_level": 0,
+        }
+        self._admin = AdminClient(settings)
 
     def attempt(self, timeout: float) -> ClusterMetadata | None:
         """Metadata listing at least one broker, or None. Raises AuthenticationFailed."""
@@ -109,7 +109,7 @@ def fetch_metadata(config: Mapping[str, object], timeout: float = 10.0) -> Clust
             return metadata
 
 
-def create_topic(config: Mapping[str, str], name: str, partitions: int = 1, timeout: float = 15.0) -> None:
+def create_topic(config: Mapping[str, Any], name: str, partitions: int = 1, timeout: float = 15.0) -> None:
     admin = AdminClient(dict(config))
     futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)],
                                   operation_timeout=timeout, request_timeout=timeout)
@@ -170,10 +170,11 @@ def consume(
             message = consumer.poll(min(0.5, remaining))
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise KafkaException(message.error())
+                raise KafkaException(error)
             records.append(_record(message))
         if commit and records:
             consumer.commit(asynchronous=False)
@@ -208,7 +209,8 @@ def _record(message: Message) -> Record:
     return Record(
         key=message.key(),
         value=message.value(),
-        headers=tuple(message.headers() or ()),
+        # librdkafka hands headers back as a list of (name, value) tuples.
+        headers=tuple(cast(list[Header], message.headers() or [])),
         partition=message.partition(),
         offset=message.offset(),
         topic=message.topic(),

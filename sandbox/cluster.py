@@ -45,8 +45,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sandbox import processes
-from sandbox.errors import ServiceError
-from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import (
     SecurityMode,
     broker_properties,
@@ -57,8 +55,10 @@ from sandbox.brokerconfig import (
     scram_arguments,
 )
 from sandbox.clients import AuthenticationFailed, MetadataProbe
+from sandbox.errors import ServiceError
 from sandbox.jars import ensure_kafka_lib, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 
 log = logging.getLogger(__name__)
 
@@ -363,8 +363,8 @@ def start_all(nodes: Sequence[KafkaNode], timeout: float = READY_TIMEOUT_SECONDS
         for node in nodes:
             node.launch()
         with ThreadPoolExecutor(len(nodes)) as pool:
-            for future in [pool.submit(node.wait_ready, timeout) for node in nodes]:
-                future.result()
+            for waited in [pool.submit(node.wait_ready, timeout) for node in nodes]:
+                waited.result()
     except BaseException:
         for node in nodes:
             node.stop()

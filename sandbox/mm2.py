@@ -37,9 +37,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from compiler.render import SECRETS_ROOT
 from sandbox import processes
 from sandbox.errors import SandboxError, SandboxTimeout, ServiceError
-from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def status_topic(source_alias: str) -> str:
     return f"mm2-status.{source_alias}.internal"
 
 
-def end_offsets(config: Mapping[str, str], topic: str, timeout: float = 10.0) -> dict[int, int]:
+def end_offsets(config: Mapping[str, object], topic: str, timeout: float = 10.0) -> dict[int, int]:
     """High watermark per partition; empty when the topic does not exist yet, or is not readable
     yet (a topic just created answers NOT_LEADER_FOR_PARTITION until its leader is known)."""
     consumer = Consumer({**config, **_PROBE})
@@ -219,7 +219,7 @@ def end_offsets(config: Mapping[str, str], topic: str, timeout: float = 10.0) ->
 
 
 def connector_states(
-    config: Mapping[str, str], topic: str, *, since: Mapping[int, int] | None = None, timeout: float = 10.0
+    config: Mapping[str, object], topic: str, *, since: Mapping[int, int] | None = None, timeout: float = 10.0
 ) -> dict[str, str]:
     """Latest state per connector and task in a Connect status topic, read to its end.
 
@@ -245,15 +245,18 @@ def connector_states(
             message = consumer.poll(0.5)
             if message is None:
                 continue
-            if message.error():
-                raise KafkaException(message.error())
-            position[message.partition()] = message.offset() + 1
+            error, partition, offset = message.error(), message.partition(), message.offset()
+            if error is not None:
+                raise KafkaException(error)
+            assert partition is not None and offset is not None  # a consumed message has both
+            position[partition] = offset + 1
             key = (message.key() or b"").decode(errors="replace").removeprefix("status-")
-            if message.value() is None:
+            value = message.value()
+            if value is None:
                 states.pop(key, None)
                 continue
             try:
-                states[key] = json.loads(message.value()).get("state", "?")
+                states[key] = json.loads(value).get("state", "?")
             except (ValueError, AttributeError):
                 continue
     finally:

@@ -22,6 +22,7 @@ Three layers, because each covers a way the others fail:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -99,10 +100,8 @@ def _wait_for_exec(proc: subprocess.Popen[bytes], comm: str, timeout: float = 5.
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _forget(proc: subprocess.Popen[bytes]) -> None:
@@ -114,10 +113,8 @@ def terminate(proc: subprocess.Popen[bytes], timeout: float) -> int:
     """SIGTERM the process group, wait up to ``timeout`` s, then SIGKILL. Returns the exit code."""
     if proc.poll() is None:
         _signal_group(proc, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
     return kill(proc)
 
 
@@ -138,10 +135,8 @@ def _stop_all_at_exit() -> None:
             _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + EXIT_GRACE_SECONDS
     for proc in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
         kill(proc)
 
 

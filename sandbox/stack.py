@@ -21,12 +21,12 @@ signals the group (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -46,13 +46,11 @@ from compiler.render import render_org
 from compiler.spec import Specs
 from compiler.validate import validate_specs
 from proxy.routetable import Endpoint, RouteTable, build_table, parse_route_file, route_file_text
-from sandbox import processes
 from sandbox.brokerconfig import SCRAM_MECHANISM, SecurityMode
-from sandbox.cluster import DEFAULT_USERS, KafkaNode, allocate_ports, start_all
 from sandbox.clients import ClusterUnreachable, create_topic, fetch_metadata
+from sandbox.cluster import DEFAULT_USERS, KafkaNode, start_all
 from sandbox.errors import SandboxError
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar
-from sandbox.service import tail
 from sandbox.mm2 import (
     MirrorMaker2,
     connector_states,
@@ -62,6 +60,7 @@ from sandbox.mm2 import (
     wait_until,
     write_secret,
 )
+from sandbox.proxyproc import ProxyProcess, start_proxy
 
 STATE_FILE = "sandbox.json"
 SANDBOX_USER = "ferry"  # the SCRAM user written into every Secret folder
@@ -158,7 +157,8 @@ def state_path(state_dir: Path) -> Path:
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(state_path(state_dir).read_text())
+        state: dict[str, Any] = json.loads(state_path(state_dir).read_text())
+        return state
     except FileNotFoundError:
         return None
     except ValueError as exc:
@@ -183,7 +183,7 @@ def write_state(state_dir: Path, state: Mapping[str, Any]) -> None:
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -264,6 +264,7 @@ def _start_mm2(flow: Flow, text: str, site: Site) -> tuple[MirrorMaker2, dict[st
     mm2 = MirrorMaker2(f"sandbox-mm2-{flow.name}", config, clusters=[flow.target], log_dir=site.logs,
                        lib_dir=site.lib, policy_jar=site.policy_jar, detached=True)
     mm2.start()
+    assert mm2.pid is not None  # start() either runs it or raises
     return mm2, process_record(mm2.pid, config=str(config), log=str(mm2.log_file), source=flow.source,
                                target=flow.target)
 
@@ -290,38 +291,21 @@ def _local_routes(rendered: Mapping[str, str], gateway: str, bootstraps: Mapping
     return local_route_table(parse_route_file(rendered[f"proxy/{gateway}.routes.json"], gateway), bootstraps)
 
 
-def _start_proxy(gateway: str, table: RouteTable, site: Site, deadline: float) -> tuple[Any, dict[str, Any]]:
+def _start_proxy(gateway: str, table: RouteTable, site: Site, deadline: float) -> tuple[ProxyProcess, dict[str, Any]]:
     routes = site.route_file(gateway)
-    routes.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(routes, local_route_file_text(table))
-    ports = allocate_ports([f"{gateway}-listen", f"{gateway}-admin"])
-    listen, admin = f"127.0.0.1:{ports[f'{gateway}-listen']}", f"127.0.0.1:{ports[f'{gateway}-admin']}"
-    log = site.logs / f"sandbox-proxy-{gateway}.log"
-    decisions = site.logs / f"sandbox-proxy-{gateway}.decisions.jsonl"
-    command = [sys.executable, "-m", "compiler", "proxy", "--routes", str(routes), "--listen", listen,
-               "--admin", admin, "--decision-log", str(decisions)]
-    proc = processes.spawn(command, output=log, detached=True)
-    record = process_record(proc.pid, listen=listen, admin=f"http://{admin}", routes=str(routes), log=str(log),
-                            decision_log=str(decisions))
-
-    def proxy_ready() -> bool:
-        if proc.poll() is not None:
-            raise SandboxError(f"proxy {gateway} exited with code {proc.poll()}\n{tail(log)}")
-        return _http_ok(f"http://{admin}/readyz")
-
-    wait_until(proxy_ready, timeout=max(10.0, deadline - time.monotonic()), what=f"proxy {gateway} /readyz")
-    return proc, record
+    proxy = start_proxy(routes, log=site.logs / f"sandbox-proxy-{gateway}.log",
+                        decision_log=site.logs / f"sandbox-proxy-{gateway}.decisions.jsonl", detached=True,
+                        timeout=max(10.0, deadline - time.monotonic()))
+    record = process_record(proxy.pid, listen=proxy.bootstrap, admin=proxy.admin_url, routes=str(routes),
+                            log=str(proxy.log), decision_log=str(proxy.decision_log))
+    return proxy, record
 
 
 def _stop_quietly(things: list[Any]) -> None:
     for thing in reversed(things):
-        try:
-            if isinstance(thing, (KafkaNode, MirrorMaker2)):
-                thing.stop()
-            else:
-                processes.terminate(thing, 10.0)
-        except Exception:  # noqa: BLE001 - best effort while unwinding
-            pass
+        with contextlib.suppress(Exception):  # best effort while unwinding
+            thing.stop()
 
 
 def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float = 180.0,
@@ -360,6 +344,7 @@ def up(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float =
         start_all(list(nodes.values()), timeout=max(30.0, deadline - time.monotonic()))
         for p in plans:
             node = nodes[p.name]
+            assert node.pid is not None  # start_all either starts every node or raises
             state["clusters"][p.name] = {
                 **cluster_entry(node.bootstrap, p, DEFAULT_USERS[SANDBOX_USER]),
                 **process_record(node.pid, log=str(node.log_file)),
@@ -420,6 +405,7 @@ def _compile(specs_dir: Path) -> tuple[Specs, Org, dict[str, str]]:
         raise SandboxError(
             f"{specs_dir} has {len(errors)} error(s); nothing changed:\n{format_text(validation.diagnostics)}".rstrip())
     specs = validation.specs
+    assert specs is not None  # ok implies loaded
     org = build_org(specs)
     return specs, org, render_org(org)
 
@@ -561,10 +547,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def stop_processes(records: list[tuple[str, dict[str, Any]]], grace: float = STOP_GRACE_SECONDS,
