@@ -173,6 +173,7 @@ def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, ka
         with urllib.request.urlopen(f"{proxy.admin_url}/metrics", timeout=5) as resp:
             metrics = resp.read().decode()
         assert 'cluster="target"' in metrics and 'rule="slim.moved.*"' in metrics
+        assert "process_resident_memory_bytes" in metrics  # prometheus-client's own collectors, installed
     finally:
         code = proxy.stop(timeout=30)
     assert code == 0, proxy.output()
