@@ -212,11 +212,14 @@ class _End:
         self.full = full
 
 
+_STARTED: tuple[PipePhase, ...] = (PipePhase.OPEN,)
+
+
 class Pipe:
     """The control state of one established pipe. Create it when the session says StartPipe,
     execute what :meth:`start` returns, then feed it events."""
 
-    __slots__ = ("_cut", "_ends", "history", "phase")
+    __slots__ = ("_client", "_cut", "_upstream", "history", "phase")
 
     def __init__(
         self,
@@ -227,29 +230,31 @@ class Pipe:
         upstream_full: bool = False,
     ) -> None:
         self.phase = PipePhase.OPEN
-        #: Every phase entered, in order (the transcript tests read it).
-        self.history = [PipePhase.OPEN]
-        self._ends = {
-            Side.CLIENT: _End(client_half_close, client_full),
-            Side.UPSTREAM: _End(upstream_half_close, upstream_full),
-        }
+        #: Every phase entered, in order (the transcript tests read it). A tuple, so the
+        #: thousands of idle pipes a proxy holds all share the one they start with.
+        self.history: tuple[PipePhase, ...] = _STARTED
+        self._client = _End(client_half_close, client_full)
+        self._upstream = _End(upstream_half_close, upstream_full)
         self._cut: tuple[Outcome, str] | None = None
+
+    def _end(self, side: Side) -> _End:
+        return self._client if side is Side.CLIENT else self._upstream
 
     def start(self) -> list[Command]:
         """The client was paused while its upstream was dialled; the upstream reads from the
         moment it connected. Read each side whose bytes have somewhere to go."""
         commands: list[Command] = []
-        if not self._ends[Side.UPSTREAM].full:
+        if not self._upstream.full:
             commands.append(ResumeReading(Side.CLIENT))
-        if self._ends[Side.CLIENT].full:
+        if self._client.full:
             commands.append(PauseReading(Side.UPSTREAM))
         return commands
 
     def direction(self, source: Side) -> Direction:
         """The state of the direction that reads from ``source``."""
-        if self._ends[source].eof:
+        if self._end(source).eof:
             return Direction.ENDED
-        return Direction.PAUSED if self._ends[source.other].full else Direction.READING
+        return Direction.PAUSED if self._end(source.other).full else Direction.READING
 
     def handle(self, event: Event) -> list[Command]:
         if self.phase is PipePhase.CLOSED:
@@ -272,10 +277,10 @@ class Pipe:
     def _enter(self, phase: PipePhase) -> None:
         if self.phase is not phase:
             self.phase = phase
-            self.history.append(phase)
+            self.history += (phase,)
 
     def _on_full(self, side: Side, full: bool) -> list[Command]:
-        end, source = self._ends[side], self._ends[side.other]
+        end, source = self._end(side), self._end(side.other)
         if end.full is full:
             return []
         end.full = full
@@ -284,7 +289,7 @@ class Pipe:
         return [PauseReading(side.other) if full else ResumeReading(side.other)]
 
     def _on_eof(self, side: Side) -> list[Command]:
-        end, other = self._ends[side], self._ends[side.other]
+        end, other = self._end(side), self._end(side.other)
         if end.eof or self.phase is PipePhase.CLOSING:
             return []
         end.eof = True
@@ -298,21 +303,21 @@ class Pipe:
         return [c for s in (Side.UPSTREAM, Side.CLIENT) for c in self._close(s)]
 
     def _close(self, side: Side) -> list[Command]:
-        end = self._ends[side]
+        end = self._end(side)
         if not end.open or end.closing or end.aborted:
             return []
         end.closing = True
         return [Close(side)]
 
     def _abort(self, side: Side) -> list[Command]:
-        end = self._ends[side]
+        end = self._end(side)
         if not end.open or end.aborted:
             return []
         end.aborted = True
         return [Abort(side)]
 
     def _on_lost(self, side: Side, error: str | None) -> list[Command]:
-        end, other = self._ends[side], self._ends[side.other]
+        end, other = self._end(side), self._end(side.other)
         if not end.open:
             return []
         end.open = False

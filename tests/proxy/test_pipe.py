@@ -105,7 +105,7 @@ def test_client_eof_passes_a_fin_on_and_the_other_direction_still_flows() -> Non
         >> Lost(CLIENT)
         << Finished(Outcome.FORWARDED)
     )
-    assert pipe.history == [PipePhase.OPEN, PipePhase.HALF_CLOSED, PipePhase.CLOSING, PipePhase.CLOSED]
+    assert pipe.history == (PipePhase.OPEN, PipePhase.HALF_CLOSED, PipePhase.CLOSING, PipePhase.CLOSED)
 
 
 def test_upstream_eof_passes_a_fin_to_the_client() -> None:
