@@ -16,20 +16,13 @@ import jinja2
 
 from proxy.routetable import route_file_text
 
-from .models import Cluster, SaslMechanism
+from .conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES, SECRETS_ROOT
+from .models import Cluster
 from .org import Flow, Org, build_org
 from .spec import Specs
 
 POLICY_CLASS = "dev.ferry.mirror.RenameReplicationPolicy"
 POLICY_RENAMES_KEY = "replication.policy.ferry.renames"
-SECRETS_ROOT = "/etc/ferry/secrets"
-BYTE_ARRAY = "org.apache.kafka.connect.converters.ByteArrayConverter"
-
-_LOGIN_MODULES = {
-    SaslMechanism.PLAIN: "org.apache.kafka.common.security.plain.PlainLoginModule",
-    SaslMechanism.SCRAM_SHA_256: "org.apache.kafka.common.security.scram.ScramLoginModule",
-    SaslMechanism.SCRAM_SHA_512: "org.apache.kafka.common.security.scram.ScramLoginModule",
-}
 
 
 def _prop(value: Any) -> str:
@@ -75,7 +68,7 @@ def security_settings(cluster: Cluster) -> list[tuple[str, str]]:
         out.append(
             (
                 "sasl.jaas.config",
-                f'{_LOGIN_MODULES[sec.sasl_mechanism]} required username="${{dir:{ref}:username}}" '
+                f'{LOGIN_MODULES[sec.sasl_mechanism.value]} required username="${{dir:{ref}:username}}" '
                 f'password="${{dir:{ref}:password}}";',
             )
         )
@@ -151,9 +144,9 @@ def connect_configs(org: Org, flow: Flow) -> dict[str, dict[str, Any]]:
     common: dict[str, str] = {
         "source.cluster.alias": flow.source,
         "target.cluster.alias": flow.target,
-        "key.converter": BYTE_ARRAY,
-        "value.converter": BYTE_ARRAY,
-        "header.converter": BYTE_ARRAY,
+        "key.converter": BYTE_ARRAY_CONVERTER,
+        "value.converter": BYTE_ARRAY_CONVERTER,
+        "header.converter": BYTE_ARRAY_CONVERTER,
         "tasks.max": str(mm.tasks_max),
         "offset-syncs.topic.location": "target",
         **dict(_policy_settings(flow)),

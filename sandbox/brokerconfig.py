@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+from compiler.conventions import SCRAM_LOGIN_MODULE
+
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 # SCRAM user names and passwords go into a StorageTool argument of the form
@@ -52,7 +54,7 @@ def broker_properties(
     if set(ports) != set(names):
         raise ValueError(f"{security.name} needs ports for {names}, got {sorted(ports)}")
     inter_broker = "BROKER" if security is SecurityMode.SCRAM else "CLIENT"
-    protocols = {name: "PLAINTEXT" for name in names}
+    protocols = dict.fromkeys(names, "PLAINTEXT")
     protocols["CLIENT"] = security.value
     props = {
         "process.roles": "broker,controller",
@@ -99,9 +101,7 @@ def broker_properties(
                 "listener.name.client.sasl.enabled.mechanisms": SCRAM_MECHANISM,
                 # The server side of SCRAM needs a JAAS entry but no credentials of its own:
                 # users are looked up in the metadata log.
-                f"listener.name.client.{mechanism}.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-                ),
+                f"listener.name.client.{mechanism}.sasl.jaas.config": f"{SCRAM_LOGIN_MODULE} required;",
             }
         )
     return props

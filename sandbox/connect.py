@@ -24,20 +24,20 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from compiler.conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES
 from sandbox import processes
-from sandbox.errors import SandboxTimeout, ServiceError
-from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 from sandbox.brokerconfig import render_properties
 from sandbox.cluster import allocate_ports
+from sandbox.errors import SandboxTimeout, ServiceError
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool
 from sandbox.jvm import SANDBOX_JVM_OPTIONS, java_command
 from sandbox.mm2 import local_secret_path
+from sandbox.service import DEFAULT_LOG_DIR, JavaProcess
 
 log = logging.getLogger(__name__)
 
 CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
 DIRECTORY_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.DirectoryConfigProvider"
-BYTE_ARRAY = "org.apache.kafka.connect.converters.ByteArrayConverter"
 READY_TIMEOUT_SECONDS = 90.0
 # The worker commits source offsets, and MirrorSourceTask flushes its latest offset syncs, every
 # offset.flush.interval.ms (Connect's default 60 s). A quiesced partition's last sync waits for
@@ -72,9 +72,9 @@ def worker_properties(
         # Few partitions: each is a file set on a one-node sandbox cluster.
         "offset.storage.partitions": "2",
         "status.storage.partitions": "1",
-        "key.converter": BYTE_ARRAY,
-        "value.converter": BYTE_ARRAY,
-        "header.converter": BYTE_ARRAY,
+        "key.converter": BYTE_ARRAY_CONVERTER,
+        "value.converter": BYTE_ARRAY_CONVERTER,
+        "header.converter": BYTE_ARRAY_CONVERTER,
         "config.providers": "dir",
         "config.providers.dir.class": DIRECTORY_CONFIG_PROVIDER,
         "listeners": f"http://127.0.0.1:{rest_port}",
@@ -91,11 +91,7 @@ def worker_properties(
     if security_protocol.startswith("SASL_"):
         if sasl_mechanism is None or secret_dir is None:
             raise ValueError("a SASL worker needs sasl_mechanism and secret_dir")
-        module = (
-            "org.apache.kafka.common.security.plain.PlainLoginModule"
-            if sasl_mechanism == "PLAIN"
-            else "org.apache.kafka.common.security.scram.ScramLoginModule"
-        )
+        module = LOGIN_MODULES[sasl_mechanism]
         jaas = (
             f'{module} required username="${{dir:{secret_dir}:username}}" '
             f'password="${{dir:{secret_dir}:password}}";'

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from compiler.render import SECRETS_ROOT
+from compiler.conventions import SECRETS_ROOT
 from sandbox import processes
 from sandbox.errors import SandboxError, SandboxTimeout, ServiceError
 from sandbox.jars import ensure_kafka_lib, ensure_policy_jar, require_tool

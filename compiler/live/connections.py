@@ -16,10 +16,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..conventions import SECRETS_ROOT
 from ..errors import CompilerError
 from ..models import Cluster
-from ..render import SECRETS_ROOT
 
 
 class ClusterConnectionError(CompilerError):
@@ -55,6 +56,7 @@ def _from_spec(name: str, cluster: Cluster, env: Mapping[str, str]) -> Connectio
                     f"cluster {name!r} needs SASL credentials: set {_env_key(name, 'USERNAME')} and "
                     f"{_env_key(name, 'PASSWORD')}, or mount Secret {sec.secret!r} at {base} ({exc.strerror})"
                 ) from exc
+        assert sec.sasl_mechanism is not None  # the spec model refuses SASL without a mechanism
         config.update(
             {"sasl.mechanism": sec.sasl_mechanism.value, "sasl.username": user, "sasl.password": password}
         )
@@ -72,7 +74,7 @@ class Connections:
         self._clusters = clusters
         self._env = os.environ if env is None else env
         self._cache: dict[str, Connection] = {}
-        self._overrides: dict[str, dict] = {}
+        self._overrides: dict[str, dict[str, Any]] = {}
         if connections_file is not None:
             try:
                 self._overrides = json.loads(connections_file.read_text())["clusters"]
