@@ -78,7 +78,7 @@ def timed(root: Path) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     result = validate_specs(root)
     t1 = time.perf_counter()
-    assert result.ok, [str(d) for d in result.diagnostics[:5]]
+    assert result.ok and result.specs is not None, [str(d) for d in result.diagnostics[:5]]
     files = render_specs(result.specs)
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1, len(files)

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "mm2")]
@@ -43,12 +44,13 @@ from mm2_harness import (  # noqa: E402
     produce,
     run_group,
 )
-from sandbox.cluster import KafkaNode, SecurityMode, start_all  # noqa: E402
+from sandbox.brokerconfig import SecurityMode  # noqa: E402
+from sandbox.cluster import KafkaNode, start_all  # noqa: E402
 from sandbox.mm2 import MirrorMaker2, wait_until, write_secret  # noqa: E402
 
 
-def record_latencies(legacy: dict, target: dict, source_topic: str, new_topic: str, count: int = 200,
-                     rate: float = 50.0) -> list[float]:
+def record_latencies(legacy: dict[str, Any], target: dict[str, Any], source_topic: str, new_topic: str,
+                     count: int = 200, rate: float = 50.0) -> list[float]:
     """Produce ``count`` records at ``rate``/s; seconds from send to read on the target, each."""
     sent: dict[bytes, float] = {}
     received: dict[bytes, float] = {}
@@ -61,8 +63,9 @@ def record_latencies(legacy: dict, target: dict, source_topic: str, new_topic: s
     def read() -> None:
         while not stop.is_set():
             for message in consumer.consume(100, timeout=0.1):
-                if not message.error():
-                    received.setdefault(message.value(), time.monotonic())
+                value = message.value()
+                if not message.error() and value is not None:
+                    received.setdefault(value, time.monotonic())
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -108,6 +111,7 @@ def main() -> None:
         orders = flow.topic("orders")
         with TopicReader(target, orders.new) as reader:
             reader.wait_for(1, timeout=120, alive=mm2.check_alive)
+        assert mm2.started_at is not None  # start() sets it
         results["first_record_s"] = time.monotonic() - mm2.started_at
 
         payments = flow.topic("payments")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from .diagnostics import Position
 from .models import ClientEntry, ConsumerGroup, Status
 from .spec import Migration, Specs
 
@@ -36,10 +37,10 @@ class Entry:
             return list(self.spec.topics)
         return sorted(self.migration.model.topics)
 
-    def at(self, *path: str | int):
+    def at(self, *path: str | int) -> Position:
         return self.migration.at(self.kind, self.name, *path)
 
-    def key_at(self, *path: str | int):
+    def key_at(self, *path: str | int) -> Position:
         return self.migration.key_at(self.kind, self.name, *path)
 
     @property

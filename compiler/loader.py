@@ -16,18 +16,21 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .diagnostics import Diagnostic, Position
+
+_CLoader: type[CBaseLoader] | None
 try:  # ruamel.yaml.clib: ruamel's libyaml-based composer
-    from ruamel.yaml.cyaml import CBaseLoader as _CLoader
+    from ruamel.yaml.cyaml import CBaseLoader
+
+    _CLoader = CBaseLoader
 except ImportError:  # pragma: no cover - pure Python fallback
     _CLoader = None
-
-from .diagnostics import Diagnostic, Position
 
 PathKey = tuple[str | int, ...]
 
@@ -142,7 +145,7 @@ class _Builder:
                 self.source.keys[child] = self.source.values[child] = self.pos(item)
                 items.append(self.build(item, child))
             return items
-        return _scalar(node)
+        return _scalar(cast(ScalarNode, node))  # a composed node is a mapping, a sequence or a scalar
 
 
 def _compose(text: str) -> Node | None:
@@ -153,12 +156,14 @@ def _compose(text: str) -> Node | None:
         try:
             loader = _CLoader(text)
             try:
-                return loader.get_single_node()
+                node: Node | None = loader.get_single_node()
+                return node
             finally:
                 loader.dispose()
         except YAMLError:
             pass
-    return YAML(typ="rt").compose(text)
+    composed: Node | None = YAML(typ="rt").compose(text)
+    return composed
 
 
 def parse_yaml(text: str, file: str) -> tuple[RawDocument | None, list[Diagnostic]]:
@@ -170,7 +175,7 @@ def parse_yaml(text: str, file: str) -> tuple[RawDocument | None, list[Diagnosti
         mark = exc.problem_mark or exc.context_mark
         pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        related = ()
+        related: tuple[tuple[Position, str], ...] = ()
         if exc.context_mark is not None and exc.problem_mark is not None and exc.context:
             ctx = exc.context_mark
             related = ((Position(file, ctx.line + 1, ctx.column + 1), str(exc.context)),)

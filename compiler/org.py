@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table
 
 from .glob import literal_prefix
-from .index import KIND_LABEL, active, entries
+from .index import KIND_LABEL, Entry, active, entries
 from .models import Cluster, Status
-from .spec import Specs
+from .spec import Migration, Specs
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def endpoint(cluster: Cluster) -> Endpoint:
     return Endpoint(bootstrap=tuple(cluster.bootstrap), tls=cluster.security.uses_tls)
 
 
-def _rule_order(rule: RouteRule) -> tuple:
+def _rule_order(rule: RouteRule) -> tuple[int, str, str, str]:
     # Most specific literal prefix first; patterns never overlap (pass `overlap`), so the
     # order only makes files readable and stable.
     return (-len(literal_prefix(rule.match)), rule.match, rule.migration, rule.entry)
@@ -65,7 +65,7 @@ def build_org(specs: Specs) -> Org:
     clusters = specs.clusters.model.clusters
     base = (specs.source_name(specs.clusters),)
     all_entries = list(entries(specs))
-    by_gateway: dict[str, list] = {}
+    by_gateway: dict[str, list[Entry]] = {}
     for entry in all_entries:
         by_gateway.setdefault(entry.migration.model.gateway, []).append(entry)
     gateways = []
@@ -95,7 +95,7 @@ def build_org(specs: Specs) -> Org:
         )
         gateways.append(GatewayRoutes(table, tuple(sorted(sources))))
 
-    flows: dict[tuple[str, str], list] = {}
+    flows: dict[tuple[str, str], list[Migration]] = {}
     for mig in specs.migrations:
         if active(mig) and mig.model.topics:
             flows.setdefault((mig.model.source, mig.model.target), []).append(mig)

@@ -52,7 +52,7 @@ def write_tree(files: dict[str, str], root: Path) -> None:
 
 def diff_tree(files: dict[str, str], root: Path, label: str = "rendered") -> str:
     current = read_tree(root)
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted(set(files) | set(current)):
         old, new = current.get(rel), files.get(rel)
         if old == new:

@@ -116,24 +116,24 @@ def plan_changes(old: dict[str, str], new: dict[str, str]) -> list[Section]:
 
     old_flows, new_flows = _flows(old), _flows(new)
     for flow in sorted(set(old_flows) | set(new_flows)):
-        a, b = old_flows.get(flow), new_flows.get(flow)
+        was, now = old_flows.get(flow), new_flows.get(flow)
         sec = Section(f"mirroring {flow}")
-        if a is None and b is not None:
-            sec.lines.append(f"+ new MirrorMaker 2 flow: {len(b.renames)} topic(s), {len(b.groups)} group(s)")
-        if b is None and a is not None:
+        if was is None and now is not None:
+            sec.lines.append(f"+ new MirrorMaker 2 flow: {len(now.renames)} topic(s), {len(now.groups)} group(s)")
+        if now is None and was is not None:
             sec.lines.append("- MirrorMaker 2 flow removed: mirroring and offset sync stop for all its topics")
-        a = a or FlowState({}, set())
-        b = b or FlowState({}, set())
-        for legacy in sorted(set(a.renames) | set(b.renames)):
-            if legacy not in a.renames:
-                sec.lines.append(f"+ mirror topic {legacy} -> {b.renames[legacy]}")
-            elif legacy not in b.renames:
-                sec.lines.append(f"- stop mirroring {legacy} -> {a.renames[legacy]}")
-            elif a.renames[legacy] != b.renames[legacy]:
-                sec.lines.append(f"~ topic {legacy} renamed to {b.renames[legacy]} (was {a.renames[legacy]})")
-        for group in sorted(b.groups - a.groups):
+        before = was or FlowState({}, set())
+        after = now or FlowState({}, set())
+        for legacy in sorted(set(before.renames) | set(after.renames)):
+            if legacy not in before.renames:
+                sec.lines.append(f"+ mirror topic {legacy} -> {after.renames[legacy]}")
+            elif legacy not in after.renames:
+                sec.lines.append(f"- stop mirroring {legacy} -> {before.renames[legacy]}")
+            elif before.renames[legacy] != after.renames[legacy]:
+                sec.lines.append(f"~ topic {legacy} renamed to {after.renames[legacy]} (was {before.renames[legacy]})")
+        for group in sorted(after.groups - before.groups):
             sec.lines.append(f"+ sync offsets of group {group}")
-        for group in sorted(a.groups - b.groups):
+        for group in sorted(before.groups - after.groups):
             sec.lines.append(f"- stop syncing offsets of group {group} (its migration completed or was removed)")
         if sec.lines:
             sections.append(sec)

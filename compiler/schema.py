@@ -13,6 +13,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .diagnostics import Diagnostic
 from .loader import PathKey, RawDocument, SpecTree
@@ -80,7 +81,7 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return None
 
 
-def _message(err: dict[str, Any], model: type[BaseModel]) -> str:
+def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     kind = err["type"]
     loc = err["loc"]
     if kind == "extra_forbidden":
@@ -92,7 +93,7 @@ def _message(err: dict[str, Any], model: type[BaseModel]) -> str:
         return f"unknown key `{key}`: {hint}allowed keys here are {', '.join(allowed)}"
     if kind == "missing":
         return f"missing required key `{loc[-1]}`; add it"
-    msg = err["msg"]
+    msg: str = err["msg"]
     msg = msg.removeprefix("Value error, ")
     got = err.get("input")
     if kind not in ("model_type", "dict_type") and isinstance(got, (str, int, float, bool)):

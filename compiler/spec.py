@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePath
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .diagnostics import Position
 from .loader import RawDocument
@@ -52,7 +52,7 @@ class Specs:
     policy: Located[PolicySpec]
     migrations: tuple[Migration, ...]
 
-    def source_name(self, located: Located) -> str:
+    def source_name(self, located: Located[Any]) -> str:
         """A spec file's name as rendered output cites it: `<specs dir>/<relative path>`,
         independent of the working directory so output is byte-stable."""
         return _source_name(self.root, Path(located.doc.path), located.doc.file)

@@ -66,7 +66,7 @@ class Reader:
             self._admins[cluster] = AdminClient({**self.connections.get(cluster).config, "log_level": 0})
         return self._admins[cluster]
 
-    def _wait(self, cluster: str, future, what: str):
+    def _wait(self, cluster: str, future: Future[Any], what: str) -> Any:
         try:
             return future.result(timeout=TIMEOUT)
         except KafkaException as exc:
@@ -79,7 +79,7 @@ class Reader:
                 f"{TIMEOUT:.0f}s; check the address and credentials"
             ) from exc
 
-    def _wait_group(self, cluster: str, future: Future, again: Callable[[], Future], what: str) -> Any:
+    def _wait_group(self, cluster: str, future: Future[Any], again: Callable[[], Future[Any]], what: str) -> Any:
         """Like `_wait`, but while the group's coordinator is not ready, ``again()`` asks anew
         (until TIMEOUT)."""
         deadline = time.monotonic() + TIMEOUT
@@ -122,7 +122,7 @@ class Reader:
             progress(1)
         return out
 
-    def _offsets(self, cluster: str, tps: list[TopicPartition], spec) -> dict[tuple[str, int], int]:
+    def _offsets(self, cluster: str, tps: list[TopicPartition], spec: OffsetSpec) -> dict[tuple[str, int], int]:
         if not tps:
             return {}
         futures = self.admin(cluster).list_offsets(dict.fromkeys(tps, spec), request_timeout=TIMEOUT)
@@ -144,10 +144,10 @@ class Reader:
         described = admin.describe_consumer_groups(ids, request_timeout=TIMEOUT)
         out = {}
         for gid in ids:
-            def describe(gid: str = gid) -> Future:
+            def describe(gid: str = gid) -> Future[Any]:
                 return admin.describe_consumer_groups([gid], request_timeout=TIMEOUT)[gid]
 
-            def offsets(gid: str = gid) -> Future:
+            def offsets(gid: str = gid) -> Future[Any]:
                 request = [ConsumerGroupTopicPartitions(gid)]
                 return admin.list_consumer_group_offsets(request, request_timeout=TIMEOUT)[gid]
 

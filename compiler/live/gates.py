@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from ..index import entries
 from ..spec import Migration, Specs
@@ -41,7 +41,7 @@ class GateResult:
     status: Status
     detail: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -92,7 +92,7 @@ def evaluate(
         behind = {p: n for p, n in lags.items() if n > 0}
         worst = max(behind.values(), default=0)
         detail = "in sync" if not behind else (
-            f"{sum(behind.values())} record(s) behind; worst partition {max(behind, key=behind.get)}: {worst}"
+            f"{sum(behind.values())} record(s) behind; worst partition {max(behind, key=behind.__getitem__)}: {worst}"
         )
         yield gate("mirror-lag", legacy, "ok" if worst <= lag_max else "warn", detail)
 

@@ -62,7 +62,7 @@ def run_preflight(
         cutting = groups_about_to_cut_over(specs, mig, already)
         present = set(reader.group_ids(tgt))
         cluster(tgt).groups.update(reader.groups(tgt, [g for g in cutting if g in present]))
-    results = []
+    results: list[GateResult] = []
     for mig in migrations:
         results.extend(evaluate(specs, mig, facts, already))
     return results

@@ -11,13 +11,17 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from proxy.routetable import RouteTable
 
 from ..glob import glob_matches
-from ..index import entries
+from ..index import Entry, entries
 from ..models import Status
 from ..spec import Specs
+
+if TYPE_CHECKING:  # the reader talks to Kafka; status itself needs no client library
+    from .facts import Reader
 
 
 @dataclass
@@ -45,14 +49,14 @@ class EntryStatus:
     refused: Seen
     offset_delta: int | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("legacy", "target", "refused"):
             d[k]["client_ids"] = sorted(d[k]["client_ids"])
         return d
 
 
-def read_decision_log(lines: Iterable[str]) -> Iterator[dict]:
+def read_decision_log(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     for raw in lines:
         line = raw.strip()
         if not line.startswith("{"):
@@ -65,7 +69,7 @@ def read_decision_log(lines: Iterable[str]) -> Iterator[dict]:
             yield rec
 
 
-def _stage(entry, complete: bool) -> str:
+def _stage(entry: Entry, complete: bool) -> str:
     if complete:
         return "complete"
     if entry.spec.fence:
@@ -74,7 +78,7 @@ def _stage(entry, complete: bool) -> str:
 
 
 def build_status(
-    specs: Specs, tables: dict[str, RouteTable], records: Iterable[dict]
+    specs: Specs, tables: dict[str, RouteTable], records: Iterable[dict[str, Any]]
 ) -> tuple[list[EntryStatus], dict[str, Seen]]:
     rows: list[EntryStatus] = []
     by_pattern: dict[tuple[str, str], EntryStatus] = {}
@@ -97,16 +101,17 @@ def build_status(
     unmatched: dict[str, Seen] = {}
     for rec in records:
         ts, cid, gw = float(rec.get("ts", 0)), rec.get("client_id"), rec.get("gateway", "")
-        row = by_pattern.get((gw, rec.get("rule"))) if rec.get("rule") else None
-        if row is None and cid is not None and rec.get("rule"):
-            row = next((r for (g, p), r in by_pattern.items() if g == gw and glob_matches(p, cid)), None)
-        if row is not None:
+        rule = rec.get("rule")
+        owner = by_pattern.get((gw, rule)) if rule else None
+        if owner is None and cid is not None and rule:
+            owner = next((r for (g, p), r in by_pattern.items() if g == gw and glob_matches(p, cid)), None)
+        if owner is not None:
             if rec.get("action") == "fence":
-                row.refused.add(ts, cid)
+                owner.refused.add(ts, cid)
             elif rec.get("cluster") in legacy:
-                row.legacy.add(ts, cid)
+                owner.legacy.add(ts, cid)
             elif rec.get("cluster"):
-                row.target.add(ts, cid)
+                owner.target.add(ts, cid)
         elif rec.get("cluster") in legacy:
             unmatched.setdefault(f"{gw} -> {rec['cluster']}: {cid!r}", Seen()).add(ts, cid)
     return rows, unmatched
@@ -118,7 +123,7 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
+def offset_deltas(specs: Specs, rows: list[EntryStatus], reader: Reader) -> None:
     """Fill `offset_delta` for groups in transition (fenced or cut over, mirroring active):
     over all partitions, how far the target's translated position differs from legacy's
     (records a restarted consumer would re-read or skip)."""
@@ -138,8 +143,10 @@ def offset_deltas(specs: Specs, rows: list[EntryStatus], reader) -> None:
         t_facts = reader.topics(spec.target, [spec.renamed(t).to for t in topics])
         delta = 0
         for (topic, p), c_s in src.committed.items():
-            new = spec.renamed(topic).to if topic in spec.topics else None
-            s, t = s_facts.get(topic), t_facts.get(new) if new else None
+            if topic not in spec.topics:
+                continue
+            new = spec.renamed(topic).to
+            s, t = s_facts.get(topic), t_facts.get(new)
             if s is None or t is None or (new, p) not in tgt.committed:
                 continue
             delta += abs((c_s - s.low[p]) - (tgt.committed[(new, p)] - t.low.get(p, 0)))

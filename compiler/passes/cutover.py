@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
-from ..index import Entry, entries, topic_owners
+from ..index import Entry, Kind, entries, topic_owners
 from ..models import ConsumerGroup, Status
 from ..spec import Specs
 from . import Pass
@@ -83,7 +83,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     )
         if not entry.is_group and entry.migration.model.status is not Status.COMPLETE:
             # (a complete migration's pending groups are reported once, as complete-with-pending)
-            pending = {}
+            pending: dict[str, Entry] = {}
             for topic in entry.topics():
                 for group in groups_by_topic[(entry.migration.model.source, topic)]:
                     if not group.spec.cutover:
@@ -101,12 +101,12 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
     for mig in specs.migrations:
         if mig.model.status is not Status.COMPLETE:
             continue
-        pending = {}
+        not_cut_over: dict[tuple[Kind, str], Entry] = {}
         for legacy in mig.model.topics:
             for user in users_by_topic[(mig.model.source, legacy)]:
                 if not user.spec.cutover:
-                    pending.setdefault((user.kind, user.name), user)
-        for _, user in sorted(pending.items()):
+                    not_cut_over.setdefault((user.kind, user.name), user)
+        for _, user in sorted(not_cut_over.items()):
             yield Diagnostic(
                 mig.at("status"),
                 "complete-with-pending",

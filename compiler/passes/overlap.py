@@ -35,7 +35,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
     items = []
     for entry in entries(specs):
         key = (entry.migration.file, entry.kind, entry.name)
-        index_of = {}
+        index_of: dict[str, int] = {}
         for i, pattern in enumerate(entry.spec.client_ids):
             index_of.setdefault(pattern, i)
             items.append((pattern, key))

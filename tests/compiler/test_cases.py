@@ -30,10 +30,12 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
+from compiler.diagnostics import Diagnostic
 from compiler.passes import semantic_passes
 from compiler.validate import validate_specs
 
@@ -112,19 +114,22 @@ def _annotations(path: Path) -> list[tuple[Key, str]]:
     return out
 
 
-def _key(d) -> Key:
+def _key(d: Diagnostic) -> Key:
     return (d.position.file, d.position.line, d.position.col, d.code)
 
 
-def _show(diagnostics) -> str:
+def _show(diagnostics: Iterable[Diagnostic]) -> str:
     return "\n".join(f"{d.position} {d.code}: {d.full_message()}" for d in diagnostics) or "(none)"
 
 
+RunCase = Callable[[Path], list[Diagnostic]]
+
+
 @pytest.fixture
-def run_case(tmp_path, monkeypatch):
+def run_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCase:
     """Build a case's tree and validate it; returns the diagnostics."""
 
-    def run(case: Path) -> list:
+    def run(case: Path) -> list[Diagnostic]:
         monkeypatch.chdir(build_tree(case, tmp_path))  # diagnostic paths: relative to the specs root
         return validate_specs(Path(".")).diagnostics
 
@@ -132,19 +137,19 @@ def run_case(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("case", _params("valid"))
-def test_valid_case(case: Path, run_case) -> None:
+def test_valid_case(case: Path, run_case: RunCase) -> None:
     diagnostics = run_case(case)
     assert diagnostics == [], _show(diagnostics)
 
 
 @pytest.mark.parametrize("case", _params("invalid"))
-def test_invalid_case(case: Path, run_case) -> None:
+def test_invalid_case(case: Path, run_case: RunCase) -> None:
     expected = [_parse_key(ln) for ln in _lines(case / "expected.txt")]
     diagnostics = run_case(case)
     actual = [_key(d) for d in diagnostics]
     assert actual == sorted(actual), "the validator sorts its diagnostics"
     assert sorted(actual) == sorted(expected), _show(diagnostics)
-    by_key: dict[Key, list] = {}
+    by_key: dict[Key, list[Diagnostic]] = {}
     for d in diagnostics:
         assert d.message.strip(), f"{d.position} {d.code}: empty message"
         by_key.setdefault(_key(d), []).append(d)
@@ -157,7 +162,7 @@ def test_invalid_case(case: Path, run_case) -> None:
 
 
 @pytest.mark.parametrize("case", _params("invalid", "xfail", "unhelpful"))
-def test_invalid_case_messages_say_how_to_fix(case: Path, run_case) -> None:
+def test_invalid_case_messages_say_how_to_fix(case: Path, run_case: RunCase) -> None:
     vague = [d for d in run_case(case) if not FIX_HINT.search(d.message)]
     assert not vague, "messages without a hint how to fix:\n" + _show(vague)
 
@@ -208,7 +213,7 @@ def test_cli_github_format(name: str, tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     matches = [GITHUB_LINE.match(ln) for ln in lines]
     assert all(matches), f"not GitHub workflow commands:\n{proc.stdout}"
-    got = sorted((m["file"], int(m["line"]), int(m["col"]), m["code"]) for m in matches)
+    got = sorted((m["file"], int(m["line"]), int(m["col"]), m["code"]) for m in matches if m)
     assert got == sorted(_parse_key(ln) for ln in _lines(case / "expected.txt"))
 
 

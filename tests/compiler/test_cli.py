@@ -3,6 +3,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from compiler.output import read_tree, write_tree
@@ -127,10 +129,9 @@ def test_explain_names_rule_cluster_and_spec_line(org):
 
 
 def test_schema_validates_the_example_specs_and_workflows_are_valid(tmp_path):
-    exe = Path(shutil.which("check-jsonschema", path=str(Path(os.sys.executable).parent)) or "check-jsonschema")
-    import subprocess
+    exe = Path(shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or "check-jsonschema")
 
-    def check(*args):
+    def check(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
 
     r = check("--schemafile", str(REPO / "schema/clusters.schema.json"), str(REPO / "specs/clusters.yaml"))

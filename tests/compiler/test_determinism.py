@@ -22,7 +22,7 @@ SPECS = REPO / "specs"
 
 def _render(root: Path) -> dict[str, str]:
     result = validate_specs(root)
-    assert result.ok, result.diagnostics
+    assert result.ok and result.specs is not None, result.diagnostics
     return render_specs(result.specs)
 
 
@@ -90,6 +90,7 @@ def test_reordering_keys_inside_specs_changes_nothing_but_line_numbers(tmp_path,
 
 def _tables():
     result = validate_specs(SPECS)
+    assert result.specs is not None, result.diagnostics
     files = render_specs(result.specs)
     out = []
     for gw in build_org(result.specs).gateways:

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _render_examples() -> dict[str, str]:
     result = validate_specs(REPO / "specs")
-    assert result.ok, result.diagnostics
+    assert result.ok and result.specs is not None, result.diagnostics
     return render_specs(result.specs)
 
 

@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from ferry_testing import run_ferry
 from sandbox.clients import Record, create_topic, produce
+from sandbox.cluster import KafkaNode
 
 pytestmark = pytest.mark.kafka
 
@@ -64,7 +65,7 @@ def write_specs(root: Path, u: str, *, producer_cutover: bool,
         """))
 
 
-def connections(path: Path, legacy, target) -> Path:
+def connections(path: Path, legacy: KafkaNode, target: KafkaNode) -> Path:
     t = target.client_config()
     path.write_text(json.dumps({"clusters": {
         "legacy-service": {"bootstrap": legacy.bootstrap, "security_protocol": "PLAINTEXT"},

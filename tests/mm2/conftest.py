@@ -19,6 +19,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from mm2_harness import PROCESSES, SECRET, SOURCE, TARGET  # noqa: E402
+from sandbox.cluster import KafkaNode  # noqa: E402
 from sandbox.jars import ensure_policy_jar  # noqa: E402
 from sandbox.mm2 import write_secret  # noqa: E402
 
@@ -29,7 +30,7 @@ def policy_jar() -> Path:
 
 
 @pytest.fixture(scope="session")
-def mm2_secrets(sandbox_nodes, tmp_path_factory) -> Path:
+def mm2_secrets(sandbox_nodes: dict[str, KafkaNode], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Secret-shaped folder per secret name: files ``username`` and ``password``."""
     secrets = tmp_path_factory.mktemp("secrets")
     write_secret(secrets, SECRET, "ferry", sandbox_nodes["target"].users["ferry"])
@@ -37,7 +38,7 @@ def mm2_secrets(sandbox_nodes, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bootstraps(sandbox_nodes) -> dict[str, str]:
+def bootstraps(sandbox_nodes: dict[str, KafkaNode]) -> dict[str, str]:
     return {SOURCE: sandbox_nodes["legacy"].bootstrap, TARGET: sandbox_nodes["target"].bootstrap}
 
 

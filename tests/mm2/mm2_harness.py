@@ -11,9 +11,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from compiler.render import render_specs
 from compiler.validate import validate_specs
@@ -78,7 +79,7 @@ def instantiate_specs(dest: Path, token: str) -> Path:
 
 def render(specs_dir: Path) -> dict[str, str]:
     result = validate_specs(specs_dir)
-    assert result.ok, [d.message for d in result.diagnostics]
+    assert result.ok and result.specs is not None, [d.message for d in result.diagnostics]
     return render_specs(result.specs)
 
 
@@ -86,8 +87,9 @@ def make_flow(work: Path, token: str, bootstraps: Mapping[str, str], secrets_dir
     """Instantiate, validate and render the specs; write the localised MM2 file and connectors."""
     specs_dir = instantiate_specs(work / "specs", token)
     rendered = render(specs_dir)
-    result = validate_specs(specs_dir)
-    (migration,) = result.specs.migrations
+    specs = validate_specs(specs_dir).specs
+    assert specs is not None
+    (migration,) = specs.migrations
     model = migration.model
     topics = [
         Topic(legacy, model.renamed(legacy).to, model.renamed(legacy).partitions or 1)
@@ -107,7 +109,7 @@ def make_flow(work: Path, token: str, bootstraps: Mapping[str, str], secrets_dir
             body = substitute_connector(json.loads(text), bootstraps, secrets_dir)
             out.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     return FlowUnderTest(
-        token, specs_dir, rendered, topics, groups, result.specs.policy.model.mirrormaker.offset_lag_max,
+        token, specs_dir, rendered, topics, groups, specs.policy.model.mirrormaker.offset_lag_max,
         mm2_config, connect_dir,
     )
 
@@ -119,6 +121,8 @@ def create_legacy_topics(config: Mapping[str, str], flow: FlowUnderTest) -> None
 
 # ---- records
 
+Header = tuple[str, str | bytes | None]  # as confluent-kafka gives and takes them
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -129,7 +133,7 @@ class Seen:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[Header, ...]
     timestamp: int
 
     def content(self) -> tuple:
@@ -140,14 +144,16 @@ class Seen:
         return (self.partition, self.offset, self.key, self.value, self.headers, self.timestamp)
 
 
-def _seen(message, headers: list[tuple[str, bytes]] | None = None) -> Seen:
+def _seen(message: Message, headers: list[Header] | None = None) -> Seen:
     """``headers``: what was sent (delivery reports do not carry them)."""
     sent = message.headers() if headers is None else headers
-    return Seen(message.topic(), message.partition(), message.offset(), message.key(), message.value(),
-                tuple(sent or ()), message.timestamp()[1])
+    assert not isinstance(sent, dict)  # consumers hand headers over as a list of pairs
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None  # a delivered or consumed record
+    return Seen(topic, partition, offset, message.key(), message.value(), tuple(sent or ()), message.timestamp()[1])
 
 
-def payload(tag: str, i: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def payload(tag: str, i: int) -> tuple[bytes, bytes, list[Header]]:
     """Keyed (keys repeat, so per-key order matters) with headers, one of them repeated."""
     return (
         f"key-{i % 11}".encode(),
@@ -162,7 +168,7 @@ def produce(config: Mapping[str, str], topic: str, tag: str, count: int, start: 
     delivered: list[Seen] = []
     failures: list[str] = []
 
-    def report(headers, error, message) -> None:
+    def report(headers: list[Header], error: KafkaError | None, message: Message) -> None:
         if error is not None:
             failures.append(str(error))
         else:
@@ -170,8 +176,7 @@ def produce(config: Mapping[str, str], topic: str, tag: str, count: int, start: 
 
     for i in range(start, start + count):
         key, value, headers = payload(tag, i)
-        producer.produce(topic, key=key, value=value, headers=headers,
-                         on_delivery=lambda error, message, h=headers: report(h, error, message))
+        producer.produce(topic, key=key, value=value, headers=headers, on_delivery=partial(report, headers))
         producer.poll(0)
     left = producer.flush(timeout)
     if failures or left:
@@ -193,12 +198,13 @@ class BackgroundProducer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"producer-{tag}", daemon=True)
 
-    def _report(self, headers, error, message) -> None:
+    def _report(self, headers: list[Header], error: KafkaError | None, message: Message) -> None:
         with self._lock:
             if error is not None:
                 self.failures.append(str(error))
             else:
-                self.delivered[message.topic()].append(_seen(message, headers))
+                seen = _seen(message, headers)
+                self.delivered[seen.topic].append(seen)
 
     def _run(self) -> None:
         i = 0
@@ -207,7 +213,7 @@ class BackgroundProducer:
             topic = self.topics[i % len(self.topics)]
             key, value, headers = payload(self.tag, i)
             self._producer.produce(topic, key=key, value=value, headers=headers,
-                                   on_delivery=lambda error, message, h=headers: self._report(h, error, message))
+                                   on_delivery=partial(self._report, headers))
             i += 1
             self._producer.poll(0)
             # Pace by the clock, not by sleeps adding up.
@@ -259,10 +265,11 @@ class TopicReader:
                 time.sleep(0.2)
                 continue
             for message in self._consumer.consume(500, timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
+                error = message.error()
+                if error:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise KafkaException(message.error())
+                    raise KafkaException(error)
                 self.records.append(_seen(message))
 
     def wait_for(self, count: int, timeout: float, alive: Callable[[], None] | None = None) -> list[Seen]:
@@ -276,7 +283,9 @@ class TopicReader:
             self.poll(0.5)
         return self.records
 
-    def wait_for_values(self, values: set[bytes], timeout: float, alive: Callable[[], None] | None = None) -> None:
+    def wait_for_values(
+        self, values: set[bytes | None], timeout: float, alive: Callable[[], None] | None = None
+    ) -> None:
         deadline = time.monotonic() + timeout
         while True:
             missing = values - {r.value for r in self.records}
@@ -286,7 +295,7 @@ class TopicReader:
                 alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.topic}: {len(missing)} of {len(values)} values missing after "
-                                   f"{timeout:.0f} s, e.g. {sorted(missing)[:3]}")
+                                   f"{timeout:.0f} s, e.g. {sorted(map(repr, missing))[:3]}")
             self.poll(0.5)
 
     def close(self) -> None:
@@ -305,7 +314,7 @@ def read_all(config: Mapping[str, str], topic: str, timeout: float = 30.0) -> li
     with TopicReader(config, topic) as reader:
         deadline = time.monotonic() + timeout
         while True:
-            last = {}
+            last: dict[int, int] = {}
             for r in reader.records:
                 last[r.partition] = max(last.get(r.partition, -1), r.offset)
             if all(last.get(p, -1) + 1 >= end for p, end in ends.items() if end > 0):
@@ -370,10 +379,11 @@ def run_group(
             message = consumer.poll(0.2)
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            error = message.error()
+            if error:
+                if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise KafkaException(message.error())
+                raise KafkaException(error)
             run.records.append(_seen(message))
             since_commit += 1
             if since_commit >= commit_every:

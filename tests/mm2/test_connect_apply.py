@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,7 +115,7 @@ class FakeConnect:
         self.requests: list[tuple[str, str]] = []
         self.failing: dict[str, str] = {}  # connector -> trace its start fails with
 
-    def handle(self, method: str, path: str, body: object) -> tuple[int, object]:
+    def handle(self, method: str, path: str, body: Any) -> tuple[int, object]:  # body: JSON as sent
         self.requests.append((method, path))
         if self.hiccups:
             status, message = self.hiccups.pop(0)
@@ -155,8 +156,11 @@ class FakeConnect:
         return 405, {"error_code": 405, "message": "no"}
 
 
+Fake = tuple[FakeConnect, str]  # the worker's state and its URL
+
+
 @pytest.fixture
-def fake() -> Iterator[tuple[FakeConnect, str]]:
+def fake() -> Iterator[Fake]:
     state = FakeConnect()
 
     class Handler(BaseHTTPRequestHandler):
@@ -183,7 +187,7 @@ def fake() -> Iterator[tuple[FakeConnect, str]]:
     server.shutdown()
 
 
-def apply(url: str, directory: Path, **options) -> tuple[int, list[str], list[str]]:
+def apply(url: str, directory: Path, **options: Any) -> tuple[int, list[str], list[str]]:
     out: list[str] = []
     err: list[str] = []
     client = ConnectClient(url.rstrip("/"), sleep=lambda _s: None)
@@ -191,7 +195,7 @@ def apply(url: str, directory: Path, **options) -> tuple[int, list[str], list[st
     return code, out, err
 
 
-def test_apply_dry_run_then_idempotent(fake, tmp_path: Path) -> None:
+def test_apply_dry_run_then_idempotent(fake: Fake, tmp_path: Path) -> None:
     state, url = fake
     dry = apply(url, RENDERED_CONNECT, dry_run=True)
     assert dry[0] == 0 and state.connectors == {}
@@ -203,7 +207,7 @@ def test_apply_dry_run_then_idempotent(fake, tmp_path: Path) -> None:
     assert second[0] == 0 and second[1][-1] == "done: 0 created, 0 updated, 6 unchanged, 0 deleted"
 
 
-def test_apply_waits_out_a_rebalance(fake) -> None:
+def test_apply_waits_out_a_rebalance(fake: Fake) -> None:
     state, url = fake
     state.hiccups = [(409, "Cannot complete request momentarily due to stale configuration"),
                      (500, "Request cannot be completed because a rebalance is expected")]
@@ -212,7 +216,7 @@ def test_apply_waits_out_a_rebalance(fake) -> None:
     assert len(state.connectors) == 6
 
 
-def test_a_rejected_config_reports_connector_status_message_and_fields(fake, tmp_path: Path) -> None:
+def test_a_rejected_config_reports_connector_status_message_and_fields(fake: Fake, tmp_path: Path) -> None:
     state, url = fake
     write(tmp_path / "f/source.json", {"name": "ferry-bad", "config": {"connector.class": "a.b.MirrorSourceConnector",
                                                                        "tasks.max": "zero"}})
@@ -231,7 +235,7 @@ def test_a_rejected_config_reports_connector_status_message_and_fields(fake, tmp
     assert out[-1] == "done: 1 created, 0 updated, 0 unchanged, 0 deleted, 1 failed"
 
 
-def test_prune(fake, tmp_path: Path) -> None:
+def test_prune(fake: Fake, tmp_path: Path) -> None:
     state, url = fake
     state.connectors = {"ferry-retired-source": {"connector.class": "X"}, "mine": {"connector.class": "X"}}
     code, out, _ = apply(url, RENDERED_CONNECT, prune=True, dry_run=True)
@@ -259,7 +263,7 @@ def test_status_helpers() -> None:
     assert status_problems(failed) == ["task 1 FAILED: java.lang.X: boom"]
 
 
-def test_a_connector_that_fails_to_start_is_reported(fake) -> None:
+def test_a_connector_that_fails_to_start_is_reported(fake: Fake) -> None:
     state, url = fake
     name = load_rendered(RENDERED_CONNECT)[0].name
     state.failing[name] = ("org.apache.kafka.common.config.ConfigException: Invalid replication.policy.ferry.renames"

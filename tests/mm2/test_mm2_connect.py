@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ class Connect:
     def names(self) -> list[str]:
         return [f"ferry-{self.flow.name}-{role}" for role in ROLES]
 
-    def apply(self, *args: str, directory: Path | None = None):
+    def apply(self, *args: str, directory: Path | None = None) -> subprocess.CompletedProcess[str]:
         return run_ferry("apply", "connect", "--url", self.worker.url, "--dir", str(directory or self.flow.connect_dir),
                          *args, cwd=REPO)
 
@@ -130,13 +131,13 @@ def test_mirrors_every_record_under_its_new_name(applied: Connect) -> None:
     prove_mirrored(applied.flow, applied.legacy, applied.target, applied.before, applied.alive)
 
 
-def test_group_offsets_follow_the_rename_while_producing(applied: Connect, timings) -> None:
+def test_group_offsets_follow_the_rename_while_producing(applied: Connect, timings: dict[str, float]) -> None:
     duplicates = prove_offsets_while_producing(applied.flow, applied.legacy, applied.target, applied.alive,
                                                timings, "Connect")
     print(f"duplicates per partition after the switch: {duplicates} (offset.lag.max {applied.flow.offset_lag_max})")
 
 
-def test_quiesced_group_resumes_on_the_target_without_duplicates(applied: Connect, timings) -> None:
+def test_quiesced_group_resumes_on_the_target_without_duplicates(applied: Connect, timings: dict[str, float]) -> None:
     prove_offsets_quiesced(applied.flow, applied.legacy, applied.target, applied.alive, timings, "Connect",
                            timeout=WORKER_OFFSET_FLUSH_MS / 1000 + 30)
 

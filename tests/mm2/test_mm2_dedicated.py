@@ -60,6 +60,7 @@ def dedicated(sandbox_nodes, bootstraps, mm2_secrets, policy_jar, kafka_lib, tmp
         first = flow.topic("orders")
         with TopicReader(target, first.new) as reader:
             reader.wait_for(1, timeout=90, alive=mm2.check_alive)
+        assert mm2.started_at is not None  # start() sets it
         TIMINGS["MM2: start to first mirrored record"] = time.monotonic() - mm2.started_at
         yield Dedicated(flow, mm2, before, legacy, target)
     finally:
@@ -94,14 +95,16 @@ def test_mirrors_every_record_under_its_new_name(dedicated: Dedicated) -> None:
     prove_mirrored(dedicated.flow, dedicated.legacy, dedicated.target, dedicated.before, dedicated.mm2.check_alive)
 
 
-def test_group_offsets_follow_the_rename_while_producing(dedicated: Dedicated, timings) -> None:
+def test_group_offsets_follow_the_rename_while_producing(dedicated: Dedicated, timings: dict[str, float]) -> None:
     duplicates = prove_offsets_while_producing(dedicated.flow, dedicated.legacy, dedicated.target,
                                                dedicated.mm2.check_alive, timings, "MM2")
     print(f"duplicates per partition after the switch: {duplicates} (offset.lag.max "
           f"{dedicated.flow.offset_lag_max})")
 
 
-def test_quiesced_group_resumes_on_the_target_without_duplicates(dedicated: Dedicated, timings) -> None:
+def test_quiesced_group_resumes_on_the_target_without_duplicates(
+    dedicated: Dedicated, timings: dict[str, float]
+) -> None:
     # Needs the last offset sync of each partition, which waits for the next offset flush.
     prove_offsets_quiesced(dedicated.flow, dedicated.legacy, dedicated.target, dedicated.mm2.check_alive, timings,
                            "MM2", timeout=DEDICATED_OFFSET_FLUSH_SECONDS + 30)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from mm2_harness import PROCESSES, TARGET, BackgroundProducer, TopicReader, create_legacy_topics, make_flow
+from sandbox.cluster import KafkaNode
 from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
 
 
 def test_sigkill_and_restart_in_the_middle_of_mirroring_loses_nothing(
-    sandbox_nodes, bootstraps, mm2_secrets, policy_jar, kafka_lib, tmp_path, timings
+    sandbox_nodes: dict[str, KafkaNode], bootstraps: dict[str, str], mm2_secrets: Path, policy_jar: Path,
+    kafka_lib: Path, tmp_path: Path, timings: dict[str, float],
 ) -> None:
     legacy, target = sandbox_nodes["legacy"].client_config(), sandbox_nodes["target"].client_config()
     token = f"k{time.monotonic_ns() % 10**10}"
@@ -44,7 +47,7 @@ def test_sigkill_and_restart_in_the_middle_of_mirroring_loses_nothing(
     finally:
         produced = producer.stop()
     try:
-        duplicates = Counter()
+        duplicates: Counter[str] = Counter()
         for topic in flow.topics:
             sent = {r.value: r for r in produced[topic.legacy]}
             reader = readers[topic.legacy]

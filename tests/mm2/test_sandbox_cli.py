@@ -41,6 +41,7 @@ def client_config(entry: dict) -> dict[str, str]:
 def test_sandbox_up_status_down(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     specs = validate_specs(REPO / "specs").specs
+    assert specs is not None
     started = time.monotonic()
     up = ferry("sandbox", "up", "--specs", "specs", "--state-dir", str(state_dir))
     TIMINGS["sandbox up (example org, 7 processes)"] = time.monotonic() - started
@@ -60,8 +61,10 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
             if clusters[name].security.protocol.value == "PLAINTEXT":
                 assert entry["security_protocol"] == "PLAINTEXT" and "sasl_mechanism" not in entry
             else:
+                mechanism = clusters[name].security.sasl_mechanism
+                assert mechanism is not None
                 assert (entry["security_protocol"], entry["sasl_mechanism"], entry["sasl_username"]) == (
-                    "SASL_PLAINTEXT", clusters[name].security.sasl_mechanism.value, "ferry")
+                    "SASL_PLAINTEXT", mechanism.value, "ferry")
         # MirrorMaker 2 for every rendered flow, from the rendered file localised.
         rendered_flows = sorted(p.stem for p in (REPO / "rendered/mm2").glob("*.properties"))
         assert sorted(doc["mm2"]) == rendered_flows

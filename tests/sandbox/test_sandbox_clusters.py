@@ -76,7 +76,7 @@ def test_cluster_metadata_names_the_formatted_cluster(node: KafkaNode) -> None:
 
 def test_topics_are_not_created_on_demand(node: KafkaNode, unique: str) -> None:
     with pytest.raises(KafkaException):
-        produce({**node.client_config(), "message.timeout.ms": 1500}, f"{unique}.missing",
+        produce({**node.client_config(), "message.timeout.ms": "1500"}, f"{unique}.missing",
                 [Record(key=b"k", value=b"v")], timeout=10)
 
 
@@ -161,6 +161,7 @@ def test_broker_dies_with_the_python_process_that_started_it(tmp_path: Path, kaf
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
     try:
         pid = int(child.stdout.readline())
         assert _alive(pid)

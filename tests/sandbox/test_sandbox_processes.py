@@ -43,6 +43,7 @@ def _child_python(tmp_path: Path, then: str) -> tuple[subprocess.Popen[str], int
         """
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
     return parent, int(parent.stdout.readline())
 
 
