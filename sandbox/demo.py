@@ -51,11 +51,11 @@ from compiler.spec import Specs
 from compiler.validate import validate_specs
 from sandbox import stack
 from sandbox.clients import ClusterUnreachable, committed_offsets
-from sandbox.demo_cast import ATTESTATION, Cast, cast_of
+from sandbox.demo_cast import ATTESTATION, Cast, cast_of, scope_of
 from sandbox.demo_screen import Monitor, Screen
 from sandbox.demo_view import summary_line
 from sandbox.errors import SandboxError, SandboxTimeout
-from sandbox.spec_edits import cut_over_group, cut_over_producer
+from sandbox.spec_edits import cut_over_group, cut_over_producer, keep_only
 from sandbox.tally import Counts, Tally
 from sandbox.traffic import ConsumerInstance, Instance, ProducerInstance
 
@@ -180,9 +180,20 @@ class Demo:
             shutil.rmtree(self.specs)
         shutil.copytree(self.user_specs, self.specs)
         specs = self.validated()
-        write_tree(render_specs(specs), self.rendered)
         cast = cast_of(specs)
-        self.screen.event(f"specs copied to {self.specs} (yours stay untouched); valid; rendered to {self.rendered}")
+        scope = scope_of(specs, cast.gateway)
+        for rel in scope.dropped:
+            (self.specs / rel).unlink()
+            if not any((self.specs / rel).parent.iterdir()):
+                (self.specs / rel).parent.rmdir()
+        clusters_file = self.specs / "clusters.yaml"
+        clusters_file.write_text(
+            keep_only(clusters_file.read_text(), clusters=scope.clusters, gateways=[scope.gateway]))
+        write_tree(render_specs(self.validated()), self.rendered)
+        left_out = f" ({', '.join(map(str, scope.dropped))} use another gateway)" if scope.dropped else ""
+        self.screen.event(f"specs copied to {self.specs} (yours stay untouched), narrowed to gateway {scope.gateway}: "
+                          f"clusters {', '.join(scope.clusters)}, {len(scope.kept)} migration(s){left_out}; "
+                          f"valid; rendered to {self.rendered}")
         return cast
 
     def validated(self) -> Specs:

@@ -122,3 +122,26 @@ def cast_of(specs: Specs, migration: str = MIGRATION, group: str = GROUP, produc
         producer_ids=(f"{producer}-1", conforming_id(p.client_ids[0])),
         bystanders=bystanders_of(specs, spec.gateway, spec.source),
     )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of the org the demo runs: the walk's gateway, the migrations routed through it and
+    the clusters they use. Other gateways' migrations (and their clusters) would only add JVMs to
+    start on a small machine; they have sandboxes of their own (`ferry sandbox up`)."""
+
+    gateway: str
+    clusters: tuple[str, ...]
+    kept: tuple[str, ...]       # migration names
+    dropped: tuple[Path, ...]   # migration files on other gateways, relative to the specs directory
+
+
+def scope_of(specs: Specs, gateway: str) -> Scope:
+    gw = specs.clusters.model.gateways.get(gateway)
+    if gw is None:
+        raise SandboxError(f"clusters.yaml has no gateway {gateway!r}")
+    kept = [m for m in specs.migrations if m.model.gateway == gateway]
+    clusters = {gw.default_cluster} | {c for m in kept for c in (m.model.source, m.model.target)}
+    root = specs.root.resolve()
+    dropped = [Path(m.doc.path).resolve().relative_to(root) for m in specs.migrations if m.model.gateway != gateway]
+    return Scope(gateway, tuple(sorted(clusters)), tuple(sorted(m.name for m in kept)), tuple(sorted(dropped)))

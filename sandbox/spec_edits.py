@@ -10,6 +10,7 @@ reviewer would see is the few lines that changed.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
@@ -84,4 +85,19 @@ def cut_over_producer(text: str, producer: str) -> str:
     """``cutover: true`` for producer ``producer``."""
     doc = _load(text)
     _entry(doc, "producers", producer)["cutover"] = True
+    return _dump(doc)
+
+
+def keep_only(text: str, *, clusters: Collection[str], gateways: Collection[str]) -> str:
+    """``clusters.yaml`` with only the named clusters and gateways; everything kept stays as written."""
+    doc = _load(text)
+    for section, wanted in (("clusters", clusters), ("gateways", gateways)):
+        entries = doc.get(section)
+        if not isinstance(entries, CommentedMap):
+            continue
+        missing = sorted(set(wanted) - set(entries))
+        if missing:
+            raise SandboxError(f"clusters.yaml has no {section} entry {', '.join(map(repr, missing))}")
+        for name in [n for n in entries if n not in wanted]:
+            del entries[name]
     return _dump(doc)

@@ -15,7 +15,7 @@ from rich.console import Console
 from compiler.spec import Specs
 from compiler.validate import validate_specs
 from sandbox.demo import RATE, STEPS, Result, report_lines
-from sandbox.demo_cast import cast_of, conforming_id
+from sandbox.demo_cast import cast_of, conforming_id, scope_of
 from sandbox.demo_screen import Monitor
 from sandbox.demo_view import (
     ClientRow,
@@ -29,7 +29,7 @@ from sandbox.demo_view import (
     summary_line,
 )
 from sandbox.errors import SandboxError
-from sandbox.spec_edits import Attestation, cut_over_group, cut_over_producer
+from sandbox.spec_edits import Attestation, cut_over_group, cut_over_producer, keep_only
 from sandbox.tally import Counts, Tally
 from sandbox.traffic import clusters_of, connected_brokers, message_id
 
@@ -281,3 +281,22 @@ def test_the_monitor_reads_the_decision_log_as_it_grows_and_waits_for_whole_line
     frame = monitor.frame()
     assert monitor.decisions == {"catalog-api-1": "search.catalog-api.* -> governed"}
     assert [s.state for s in frame.steps] == ["next", "next", "next"] and frame.rows == ()
+
+
+def test_the_copy_is_narrowed_to_the_walks_gateway_and_stays_valid(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    shutil.copytree(SPECS, specs)
+    scope = scope_of(specs_at(specs), "gw-service")
+    assert scope.clusters == ("governed", "legacy-service")
+    assert scope.dropped == (Path("migrations/ads/impressions.yaml"),)
+    assert "search/catalog-index" in scope.kept and "chat/listing-alerts" in scope.kept
+    (specs / "migrations/ads/impressions.yaml").unlink()
+    (specs / "migrations/ads").rmdir()
+    clusters = specs / "clusters.yaml"
+    clusters.write_text(keep_only(clusters.read_text(), clusters=scope.clusters, gateways=["gw-service"]))
+    narrowed = specs_at(specs)
+    assert set(narrowed.clusters.model.clusters) == {"governed", "legacy-service"}
+    assert set(narrowed.clusters.model.gateways) == {"gw-service"}
+    assert "# Every client's bootstrap.servers points at a gateway." in clusters.read_text()
+    with pytest.raises(SandboxError, match="no gateways entry 'gw-nope'"):
+        keep_only(clusters.read_text(), clusters=scope.clusters, gateways=["gw-nope"])
