@@ -87,12 +87,19 @@ class Interrupted(BaseException):
 
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """SIGINT and SIGTERM raise Interrupted in the main thread (the walk's try/finally tears down)."""
+    """The first SIGINT or SIGTERM raises Interrupted in the main thread (the walk's try/finally
+    tears down); any further one is ignored, so a second Ctrl-C cannot cut short the clean-up
+    that the first one started (e.g. `sandbox up` stopping what it had started)."""
 
-    def handler(signum: int, _frame: object) -> None:
+    def later(_signum: int, _frame: object) -> None:
+        pass
+
+    def first(signum: int, _frame: object) -> None:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, later)
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, first) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -190,7 +197,7 @@ class Demo:
         clusters_file.write_text(
             keep_only(clusters_file.read_text(), clusters=scope.clusters, gateways=[scope.gateway]))
         write_tree(render_specs(self.validated()), self.rendered)
-        left_out = f" ({', '.join(map(str, scope.dropped))} use another gateway)" if scope.dropped else ""
+        left_out = f" (left out, on another gateway: {', '.join(map(str, scope.dropped))})" if scope.dropped else ""
         self.screen.event(f"specs copied to {self.specs} (yours stay untouched), narrowed to gateway {scope.gateway}: "
                           f"clusters {', '.join(scope.clusters)}, {len(scope.kept)} migration(s){left_out}; "
                           f"valid; rendered to {self.rendered}")

@@ -108,44 +108,83 @@ def test_make_demo_as_typed(fresh_checkout: Any) -> None:
     record_time("make demo", wall, demo_seconds=seconds, phases=result["phases"], duplicated=int(duplicated))
 
 
-def test_ctrl_c_during_the_demo_tears_everything_down(fresh_checkout: Any) -> None:
+class Running:
+    """`ferry sandbox demo` started in the checkout as a user types it, its output collected."""
+
+    def __init__(self, checkout: Any) -> None:
+        self.proc = subprocess.Popen(["bash", "-c", "exec ferry sandbox demo"], cwd=checkout.path, env=checkout.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for_line(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert self.proc.poll() is None, "the demo ended early:\n" + "\n".join(self.lines[-40:])
+            assert time.monotonic() < deadline, f"no {text!r} in {timeout:.0f} s:\n" + "\n".join(self.lines[-40:])
+            time.sleep(0.2)
+
+    def interrupt(self, sig: signal.Signals) -> tuple[int, float]:
+        """Send ``sig``; the exit code and the seconds until the command ended."""
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(180)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(10)
+        return code, time.monotonic() - sent
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+def live_records(root: Path) -> list[dict]:
+    """The processes sandbox.json records right now (clusters, MirrorMaker 2, proxies)."""
+    state = json.loads((root / ".ferry/demo/sandbox.json").read_text())
+    return [*state["clusters"].values(), *state["mm2"].values(), *state.get("proxy", {}).get("gateways", {}).values()]
+
+
+def test_ctrl_c_while_clients_run_tears_everything_down(fresh_checkout: Any) -> None:
     root = fresh_checkout.path
     started = time.monotonic()
-    proc = subprocess.Popen(["bash", "-c", "exec ferry sandbox demo"], cwd=root, env=fresh_checkout.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    running = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-            if "step 1/3 mirroring" in line:
-                running.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert running.wait(600), "the demo never reached step 1:\n" + "\n".join(lines[-40:])
-        time.sleep(3)  # clients running, sandbox fully up
-        state = json.loads((root / ".ferry/demo/sandbox.json").read_text())
-        records = [*state["clusters"].values(), *state["mm2"].values(), *state["proxy"]["gateways"].values()]
-        assert records and all(is_alive(rec) for rec in records)
-        interrupted_at = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(120)
-        teardown = time.monotonic() - interrupted_at
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
-    out = "\n".join(lines)
+    demo = Running(fresh_checkout)
+    demo.wait_for_line("step 1/3 mirroring", 600)
+    time.sleep(3)  # clients running, sandbox fully up
+    records = live_records(root)
+    assert len(records) == 4 and all(is_alive(rec) for rec in records)  # 2 clusters, 1 MM2, 1 proxy
+    interrupted_at = time.monotonic() - started
+    code, teardown = demo.interrupt(signal.SIGINT)
+    out = demo.output
     assert code == 130, out[-4000:]
     assert "SIGINT: stopping the clients and the sandbox" in out
     assert "interrupted (SIGINT) after 0 of 3 steps; sandbox torn down" in out
-    assert SUMMARY.fullmatch(lines[-1]), lines[-1]
+    assert SUMMARY.fullmatch(demo.lines[-1]), demo.lines[-1]
     assert not any(is_alive(rec) for rec in records)
     assert wait_gone(root) == []
     assert not (root / ".ferry/demo/sandbox.json").exists()
-    record_time("ctrl-c teardown", teardown, until_interrupt=round(interrupted_at - started, 1))
+    record_time("ctrl-c teardown", teardown, until_interrupt=round(interrupted_at, 1))
+
+
+def test_sigterm_while_the_sandbox_starts_stops_what_was_started(fresh_checkout: Any) -> None:
+    """The moment a user most likely gives up: clusters up, MirrorMaker 2 starting."""
+    root = fresh_checkout.path
+    demo = Running(fresh_checkout)
+    demo.wait_for_line("clusters ready", 600)
+    code, teardown = demo.interrupt(signal.SIGTERM)
+    out = demo.output
+    assert code == 143, out[-4000:]
+    assert "SIGTERM: stopping the clients and the sandbox" in out
+    assert SUMMARY.fullmatch(demo.lines[-1]), demo.lines[-1]
+    assert wait_gone(root) == [], out[-4000:]
+    assert not (root / ".ferry/demo/sandbox.json").exists()
+    record_time("sigterm during up", teardown)
