@@ -1,7 +1,7 @@
-"""`ferry sandbox up|down|status`: the example org running on this machine.
+"""`ferry sandbox up|sync|status|down|demo`: the specs running on this machine.
 
-Attached to the `ferry` group by ``compiler.cli._register_optional``. A thin click layer over
-``sandbox.stack``; exit codes 0 ok, 1 failure (or, for ``status``, something not running),
+Part of the `ferry` group composed in ``ferry.cli``. A thin click layer over ``sandbox.stack``
+(and ``sandbox.demo``); exit codes 0 ok, 1 failure (or, for ``status``, something not running),
 2 usage.
 """
 
