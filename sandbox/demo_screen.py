@@ -68,7 +68,7 @@ class Monitor:
         rows = tuple(
             ClientRow(client_id=i.client_id, role=i.role, kind=i.kind,
                       state="stopped" if i.stopped else "running",
-                      clusters=tuple(clusters_of(i.brokers, self.cluster_by_address)) if not i.stopped else (),
+                      clusters=tuple(clusters_of(i.brokers, self.cluster_by_address)),  # the last seen, once stopped
                       proxy=self.decisions.get(i.client_id), count=i.count, error=i.last_error)
             for i in list(self.instances)
         )

@@ -4,8 +4,9 @@ layout for a terminal and one plain line for logs and CI.
 Two sources say where a client is, and the view shows both:
 
 * **on** — the clusters whose brokers the client is connected to, from the client's own
-  librdkafka statistics (``sandbox.traffic``). After bootstrap, produce and fetch go to those
-  brokers directly, so this is where its messages really flow.
+  librdkafka statistics (``sandbox.traffic``); for a stopped instance, where it was last. After
+  bootstrap, produce and fetch go to those brokers directly, so this is where its messages
+  really flow.
 * **proxy said** — the proxy's decision for the client id's latest bootstrap connection, from the
   gateway's decision log (rule, then cluster). The proxy writes a line when a connection
   *closes*, so this column can lag the first one by the life of a bootstrap connection.
@@ -37,7 +38,7 @@ class ClientRow:
     role: str                  # "producer catalog-api", "group search-indexer"
     kind: str                  # "producer" | "consumer"
     state: str                 # "running" | "stopped"
-    clusters: tuple[str, ...]  # from the client's broker connections
+    clusters: tuple[str, ...]  # from the client's broker connections (the last ones, once stopped)
     proxy: str | None          # the proxy's latest decision for this client id
     count: int                 # acknowledged (producer) or received (consumer)
     error: str | None = None
