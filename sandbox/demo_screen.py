@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console, RenderableType
@@ -99,7 +99,10 @@ class Screen:
         self.event(text)
 
     def _renderable(self) -> RenderableType:
-        return render(self.monitor.frame())
+        frame = self.monitor.frame()
+        # The rest of the layout takes ~18 lines and one per client; the events get what is left.
+        keep = max(3, self.console.size.height - 18 - max(1, len(frame.rows)))
+        return render(replace(frame, events=frame.events[-keep:]))
 
     def _tick(self) -> None:
         while not self._stop.wait(PLAIN_EVERY_SECONDS):
