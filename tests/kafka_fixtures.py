@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from pathlib import Path
 
 import pytest
+from pluggy import Result
 
-from sandbox.cluster import KafkaNode, SecurityMode, start_all
-from sandbox.service import DEFAULT_LOG_DIR
+from sandbox.brokerconfig import SecurityMode
+from sandbox.cluster import KafkaNode, start_all
 from sandbox.jars import ensure_kafka_lib
+from sandbox.service import DEFAULT_LOG_DIR
 
 # Filled by the fixtures, printed in the terminal summary.
 TIMINGS: dict[str, float] = {}
@@ -28,7 +31,7 @@ def _node_name(role: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka_lib():
+def kafka_lib() -> Path:
     started = time.monotonic()
     lib = ensure_kafka_lib()
     TIMINGS["kafka lib (cached unless first run)"] = time.monotonic() - started
@@ -36,7 +39,7 @@ def kafka_lib():
 
 
 @pytest.fixture(scope="session")
-def sandbox_nodes(kafka_lib, tmp_path_factory) -> Iterator[dict[str, KafkaNode]]:
+def sandbox_nodes(kafka_lib: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KafkaNode]]:
     base = tmp_path_factory.mktemp("kafka")
     nodes = {
         "legacy": KafkaNode(_node_name("legacy"), base_dir=base / "legacy", lib_dir=kafka_lib),
@@ -64,17 +67,17 @@ def _running(node: KafkaNode) -> KafkaNode:
 
 
 @pytest.fixture
-def legacy(sandbox_nodes) -> KafkaNode:
+def legacy(sandbox_nodes: dict[str, KafkaNode]) -> KafkaNode:
     return _running(sandbox_nodes["legacy"])
 
 
 @pytest.fixture
-def target(sandbox_nodes) -> KafkaNode:
+def target(sandbox_nodes: dict[str, KafkaNode]) -> KafkaNode:
     return _running(sandbox_nodes["target"])
 
 
 @pytest.fixture(params=["legacy", "target"])
-def node(request, sandbox_nodes) -> KafkaNode:
+def node(request: pytest.FixtureRequest, sandbox_nodes: dict[str, KafkaNode]) -> KafkaNode:
     """Each test using it runs once per cluster."""
     return _running(sandbox_nodes[request.param])
 
@@ -86,13 +89,15 @@ def timings() -> dict[str, float]:
 
 
 @pytest.fixture
-def unique() -> Iterator[str]:
+def unique() -> str:
     """A name no earlier test in this session used (topics, groups)."""
-    yield f"t{time.monotonic_ns()}"
+    return f"t{time.monotonic_ns()}"
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.failed and item.get_closest_marker("kafka"):
@@ -100,7 +105,7 @@ def pytest_runtest_makereport(item, call):
             report.sections.append((f"{role} broker ({node!r})", node.log_tail(30)))
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not TIMINGS:
         return
     terminalreporter.section("Kafka sandbox timings")
