@@ -65,4 +65,3 @@ def _source_name(root: Path, path: Path, fallback: str) -> str:
     except ValueError:
         return fallback
     return f"{root.resolve().name}/{rel.as_posix()}"
-
