@@ -45,6 +45,13 @@ if TYPE_CHECKING:
 __all__ = ["ClientProtocol", "Connection", "UpstreamProtocol"]
 
 
+# The pipe's events without a payload, made once (the machine never keeps or changes them).
+_CLIENT_EOF, _UPSTREAM_EOF = pipe.Eof(Side.CLIENT), pipe.Eof(Side.UPSTREAM)
+_CLIENT_LOST, _UPSTREAM_LOST = pipe.Lost(Side.CLIENT), pipe.Lost(Side.UPSTREAM)
+_CLIENT_FULL, _UPSTREAM_FULL = pipe.Full(Side.CLIENT), pipe.Full(Side.UPSTREAM)
+_CLIENT_DRAINED, _UPSTREAM_DRAINED = pipe.Drained(Side.CLIENT), pipe.Drained(Side.UPSTREAM)
+
+
 def _peer(transport: asyncio.BaseTransport) -> str:
     info = transport.get_extra_info("peername")
     if isinstance(info, tuple) and len(info) >= 2:
@@ -262,14 +269,14 @@ class Connection:
         if self.pipe is None:
             self._run(self.session.handle(ClientEof()))
             return True  # the session's Close closes the transport
-        self._pipe(self.pipe.handle(pipe.Eof(Side.CLIENT)))
+        self._pipe(self.pipe.handle(_CLIENT_EOF))
         return not self.client_tls  # asyncio's TLS transports cannot stay half-open
 
     def client_lost(self, exc: Exception | None) -> None:
         self.client_open = False
         self._stop_timer()
         if self.pipe is not None:
-            self._pipe(self.pipe.handle(pipe.Lost(Side.CLIENT, None if exc is None else str(exc))))
+            self._pipe(self.pipe.handle(_CLIENT_LOST if exc is None else pipe.Lost(Side.CLIENT, str(exc))))
             return
         if self.session.outcome is None:
             self._run(self.session.handle(ClientEof()))
@@ -279,7 +286,7 @@ class Connection:
 
     def client_full(self, full: bool) -> None:
         if self.pipe is not None:
-            self._pipe(self.pipe.handle(pipe.Full(Side.CLIENT) if full else pipe.Drained(Side.CLIENT)))
+            self._pipe(self.pipe.handle(_CLIENT_FULL if full else _CLIENT_DRAINED))
         else:
             self.client_buffer_full = full
 
@@ -313,7 +320,7 @@ class Connection:
     def upstream_eof(self) -> bool:
         if self.pipe is None:
             return False  # before the pipe nothing is owed to a side that speaks second
-        self._pipe(self.pipe.handle(pipe.Eof(Side.UPSTREAM)))
+        self._pipe(self.pipe.handle(_UPSTREAM_EOF))
         assert self.upstream is not None
         return self.upstream.get_extra_info("sslcontext") is None
 
@@ -321,11 +328,11 @@ class Connection:
         self.upstream_open = False
         if self.pipe is None:
             return  # a dial that never became a pipe: the dial task or the session handles it
-        self._pipe(self.pipe.handle(pipe.Lost(Side.UPSTREAM, None if exc is None else str(exc))))
+        self._pipe(self.pipe.handle(_UPSTREAM_LOST if exc is None else pipe.Lost(Side.UPSTREAM, str(exc))))
 
     def upstream_full(self, full: bool) -> None:
         if self.pipe is not None:
-            self._pipe(self.pipe.handle(pipe.Full(Side.UPSTREAM) if full else pipe.Drained(Side.UPSTREAM)))
+            self._pipe(self.pipe.handle(_UPSTREAM_FULL if full else _UPSTREAM_DRAINED))
         else:
             self.upstream_buffer_full = full
 

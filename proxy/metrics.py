@@ -81,6 +81,7 @@ class ProxyMetrics:
         self.accepted = Counter(
             "ferry_proxy_connections_accepted_total", "Client connections accepted on the Kafka listener.",
             registry=r)
+        #: The server sets its function (the size of its connection registry), read at scrape.
         self.active = Gauge(
             "ferry_proxy_connections_active", "Client connections open now (any phase).", registry=r)
         self.refused = Children(Counter(

@@ -83,10 +83,6 @@ class Side(StrEnum):
     CLIENT = "client"
     UPSTREAM = "upstream"
 
-    @property
-    def other(self) -> Side:
-        return Side.UPSTREAM if self is Side.CLIENT else Side.CLIENT
-
 
 class Direction(StrEnum):
     """The state of one direction, named by the side it reads from."""
@@ -214,6 +210,17 @@ class _End:
 
 _STARTED: tuple[PipePhase, ...] = (PipePhase.OPEN,)
 
+# Commands are immutable: the machine hands out shared ones instead of building each anew
+# (a frozen dataclass costs about a microsecond to make, and a bootstrap ends several pipes' worth).
+_SIDES = (Side.UPSTREAM, Side.CLIENT)  # the order the shell closes them in
+_OTHER = {Side.CLIENT: Side.UPSTREAM, Side.UPSTREAM: Side.CLIENT}
+_PAUSE = {s: PauseReading(s) for s in Side}
+_RESUME = {s: ResumeReading(s) for s in Side}
+_WRITE_EOF = {s: WriteEof(s) for s in Side}
+_CLOSE = {s: Close(s) for s in Side}
+_ABORT = {s: Abort(s) for s in Side}
+_FORWARDED = Finished(Outcome.FORWARDED)
+
 
 class Pipe:
     """The control state of one established pipe. Create it when the session says StartPipe,
@@ -237,42 +244,42 @@ class Pipe:
         self._upstream = _End(upstream_half_close, upstream_full)
         self._cut: tuple[Outcome, str] | None = None
 
-    def _end(self, side: Side) -> _End:
-        return self._client if side is Side.CLIENT else self._upstream
-
     def start(self) -> list[Command]:
         """The client was paused while its upstream was dialled; the upstream reads from the
         moment it connected. Read each side whose bytes have somewhere to go."""
         commands: list[Command] = []
         if not self._upstream.full:
-            commands.append(ResumeReading(Side.CLIENT))
+            commands.append(_RESUME[Side.CLIENT])
         if self._client.full:
-            commands.append(PauseReading(Side.UPSTREAM))
+            commands.append(_PAUSE[Side.UPSTREAM])
         return commands
 
     def direction(self, source: Side) -> Direction:
         """The state of the direction that reads from ``source``."""
         if self._end(source).eof:
             return Direction.ENDED
-        return Direction.PAUSED if self._end(source.other).full else Direction.READING
+        return Direction.PAUSED if self._end(_OTHER[source]).full else Direction.READING
 
     def handle(self, event: Event) -> list[Command]:
         if self.phase is PipePhase.CLOSED:
             return []
-        match event:
-            case Full(side):
-                return self._on_full(side, True)
-            case Drained(side):
-                return self._on_full(side, False)
-            case Eof(side):
-                return self._on_eof(side)
-            case Lost(side, error):
-                return self._on_lost(side, error)
-            case Cut(outcome, detail):
-                return self._on_cut(outcome, detail)
+        kind = type(event)  # not `match`: class patterns cost more than the transitions
+        if kind is Lost:
+            return self._on_lost(event.side, event.error)  # type: ignore[union-attr]
+        if kind is Eof:
+            return self._on_eof(event.side)  # type: ignore[union-attr]
+        if kind is Full:
+            return self._on_full(event.side, True)  # type: ignore[union-attr]
+        if kind is Drained:
+            return self._on_full(event.side, False)  # type: ignore[union-attr]
+        if kind is Cut:
+            return self._on_cut(event.outcome, event.detail)  # type: ignore[union-attr]
         raise TypeError(f"not a pipe event: {event!r}")
 
     # -- transitions
+
+    def _end(self, side: Side) -> _End:
+        return self._client if side is Side.CLIENT else self._upstream
 
     def _enter(self, phase: PipePhase) -> None:
         if self.phase is not phase:
@@ -280,44 +287,45 @@ class Pipe:
             self.history += (phase,)
 
     def _on_full(self, side: Side, full: bool) -> list[Command]:
-        end, source = self._end(side), self._end(side.other)
+        other = _OTHER[side]
+        end, source = self._end(side), self._end(other)
         if end.full is full:
             return []
         end.full = full
         if not source.open or source.eof or self.phase is PipePhase.CLOSING:
             return []  # nothing left to pause or resume
-        return [PauseReading(side.other) if full else ResumeReading(side.other)]
+        return [_PAUSE[other] if full else _RESUME[other]]
 
     def _on_eof(self, side: Side) -> list[Command]:
-        end, other = self._end(side), self._end(side.other)
+        end, other = self._end(side), self._end(_OTHER[side])
         if end.eof or self.phase is PipePhase.CLOSING:
             return []
         end.eof = True
         if other.eof or not (end.half_close and other.half_close):
             return self._close_both()
         self._enter(PipePhase.HALF_CLOSED)
-        return [WriteEof(side.other)]
+        return [_WRITE_EOF[_OTHER[side]]]
 
     def _close_both(self) -> list[Command]:
         self._enter(PipePhase.CLOSING)
-        return [c for s in (Side.UPSTREAM, Side.CLIENT) for c in self._close(s)]
+        return [c for s in _SIDES for c in self._close(s)]
 
     def _close(self, side: Side) -> list[Command]:
         end = self._end(side)
         if not end.open or end.closing or end.aborted:
             return []
         end.closing = True
-        return [Close(side)]
+        return [_CLOSE[side]]
 
     def _abort(self, side: Side) -> list[Command]:
         end = self._end(side)
         if not end.open or end.aborted:
             return []
         end.aborted = True
-        return [Abort(side)]
+        return [_ABORT[side]]
 
     def _on_lost(self, side: Side, error: str | None) -> list[Command]:
-        end, other = self._end(side), self._end(side.other)
+        end, other = self._end(side), self._end(_OTHER[side])
         if not end.open:
             return []
         end.open = False
@@ -327,15 +335,14 @@ class Pipe:
         if not other.open:
             return self._finish()
         self._enter(PipePhase.CLOSING)
-        return self._close(side.other) if error is None else self._abort(side.other)
+        return self._close(_OTHER[side]) if error is None else self._abort(_OTHER[side])
 
     def _on_cut(self, outcome: Outcome, detail: str) -> list[Command]:
         if self._cut is None:
             self._cut = (outcome, detail)
         self._enter(PipePhase.CLOSING)
-        return [c for s in (Side.UPSTREAM, Side.CLIENT) for c in self._abort(s)]
+        return [c for s in _SIDES for c in self._abort(s)]
 
     def _finish(self) -> list[Command]:
         self._enter(PipePhase.CLOSED)
-        outcome, detail = self._cut if self._cut is not None else (Outcome.FORWARDED, "")
-        return [Finished(outcome, detail)]
+        return [_FORWARDED if self._cut is None else Finished(*self._cut)]

@@ -82,7 +82,8 @@ class ProxyServer:
         self._empty: asyncio.Event | None = None
         self._sink_file: Any = None
         self._accepted_count = self.metrics.accepted
-        self._active_count = self.metrics.active
+        # Read when scraped, not counted per connection: the registry is the truth already.
+        self.metrics.active.set_function(lambda: len(self.connections))
         self.address: Address | None = None
         self.admin_address: Address | None = None
         self._publish_table(self._routes)
@@ -228,7 +229,6 @@ class ProxyServer:
         assert self._empty is not None
         self._empty.clear()
         self._accepted_count.inc()
-        self._active_count.inc()
         return conn
 
     def decided(self, session: Session) -> None:
@@ -238,7 +238,6 @@ class ProxyServer:
 
     def finished(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        self._active_count.dec()
         session = conn.session
         outcome = session.outcome or Outcome.CLIENT_CLOSED
         self.metrics.closed.labels(outcome.value).inc()
