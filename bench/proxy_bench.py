@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import os
 import resource
 import socket
@@ -43,20 +43,22 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from compiler.routing import Endpoint, RouteRule, RouteTable, build_table  # noqa: E402
-from proxy.codec import encode_api_versions_request  # noqa: E402
-from proxy.probe import KafkaConnection, fetch_request, metadata_request, parse_fetch  # noqa: E402
+from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table, route_file_text  # noqa: E402
 from sandbox.proxyproc import start_proxy  # noqa: E402
+from tests.tools.kafka_frames import encode_api_versions_request  # noqa: E402
+from tests.tools.probe import KafkaConnection, fetch_request, metadata_request, parse_fetch  # noqa: E402
 
 Address = tuple[str, int]
+T = TypeVar("T")
 
 API_VERSIONS = encode_api_versions_request(3, 1, "bench.bootstrap")
 METADATA = metadata_request(2, "bench.bootstrap", [])
@@ -77,7 +79,7 @@ def table(legacy: str, flip_to: str | None = None, dead: str = "127.0.0.1:1") ->
 
 def write_routes(path: Path, t: RouteTable) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(t.model_dump(mode="json")))
+    tmp.write_text(route_file_text(t))
     os.replace(tmp, path)
 
 
@@ -205,7 +207,7 @@ async def _rate(address: Address, concurrency: int, seconds: float) -> tuple[flo
 def bootstrap_rate(address: Address, concurrency: int, seconds: float) -> tuple[float, int]:
     """(bootstraps per second, failures) with ``concurrency`` clients for ``seconds``."""
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop
 
         factory = uvloop.new_event_loop
     except ImportError:
@@ -313,10 +315,9 @@ def raise_nofile(wanted: int) -> int:
 def idle_memory(proxy: ProxyProcess, count: int) -> tuple[float, float]:
     """(RSS MB before, RSS MB with ``count`` idle client connections open)."""
     before = proxy.rss_mb()
-    socks = []
+    socks: list[socket.socket] = []
     try:
-        for _ in range(count):
-            socks.append(socket.create_connection(proxy.address))
+        socks.extend(socket.create_connection(proxy.address) for _ in range(count))  # kept as made
         time.sleep(1.0)  # let the proxy accept them all
         with socket.create_connection(proxy.address) as probe:  # still serving?
             probe.sendall(API_VERSIONS)
@@ -403,10 +404,8 @@ class CpuLayout:
 
 def pin(pid: int, cpus: frozenset[int]) -> None:
     for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
             os.sched_setaffinity(int(tid), cpus)
-        except ProcessLookupError:  # a thread that just ended
-            pass
 
 
 @dataclass
@@ -421,13 +420,16 @@ class Rates:
         return self.proxied / self.direct
 
 
-def _alternate(measure_direct, measure_proxied, proxy: ProxyProcess) -> tuple[list, list, float]:
+def _alternate(measure_direct: Callable[[], T], measure_proxied: Callable[[], T],
+               proxy: ProxyProcess) -> tuple[list[T], list[T], float]:
     """One discarded warm-up pair, then ROUNDS direct/proxied slices alternating, so background
     load drifting during the run hits both sides alike. Returns the slices and the proxy's CPU
     seconds during the proxied ones."""
     measure_direct()
     measure_proxied()
-    direct, proxied, cpu = [], [], 0.0
+    direct: list[T] = []
+    proxied: list[T] = []
+    cpu = 0.0
     for _ in range(ROUNDS):
         direct.append(measure_direct())
         cpu0 = proxy.cpu_seconds()
@@ -475,7 +477,7 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path, broker_pid: int | No
     this process started) the CPUs are split as the module docstring says; without, shared."""
     host, port = legacy_bootstrap.rsplit(":", 1)
     direct: Address = (host, int(port))
-    routes = workdir / "gw-bench.routes.yaml"
+    routes = workdir / "gw-bench.routes.json"
     write_routes(routes, table(legacy_bootstrap))
     raise_nofile(sizes.idle + 2048)
     proxy = ProxyProcess(routes, workdir, "--max-connections", str(sizes.idle + 1000),
@@ -551,7 +553,8 @@ def run(sizes: Sizes, legacy_bootstrap: str, workdir: Path, broker_pid: int | No
 def layout_line(out: dict[str, float]) -> str:
     """The line before the last: which layout the last line's ratios come from, and the shared ones."""
     return (f"proxy_bench_layout layout={'isolated' if out['isolated'] else 'shared'} "
-            f"bootstrap_ratio_shared={out['bootstrap_ratio_shared']:.3f} pipe_ratio_shared={out['pipe_ratio_shared']:.3f}")
+            f"bootstrap_ratio_shared={out['bootstrap_ratio_shared']:.3f} "
+            f"pipe_ratio_shared={out['pipe_ratio_shared']:.3f}")
 
 
 def machine_line(out: dict[str, float]) -> str:
