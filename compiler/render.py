@@ -68,8 +68,10 @@ def security_settings(cluster: Cluster) -> list[tuple[str, str]]:
         out.append(
             (
                 "sasl.jaas.config",
-                f'{LOGIN_MODULES[sec.sasl_mechanism.value]} required username="${{dir:{ref}:username}}" '
-                f'password="${{dir:{ref}:password}}";',
+                (
+                    f'{LOGIN_MODULES[sec.sasl_mechanism.value]} required username="${{dir:{ref}:username}}" '
+                    f'password="${{dir:{ref}:password}}";'
+                ),
             )
         )
     if sec.uses_tls and sec.truststore_secret:
@@ -79,7 +81,7 @@ def security_settings(cluster: Cluster) -> list[tuple[str, str]]:
 
 
 def flow_secrets(org: Org, flow: Flow) -> list[str]:
-    names = set()
+    names: set[str] = set()
     for alias in (flow.source, flow.target):
         sec = org.cluster(alias).security
         names.update(n for n in (sec.secret, sec.truststore_secret) if n)
@@ -108,7 +110,8 @@ def render_mm2(org: Org, flow: Flow) -> str:
         ("refresh.groups.interval.seconds", mm.refresh_groups_interval_seconds),
         ("offset.lag.max", mm.offset_lag_max),
     ]
-    global_settings = _policy_settings(flow) + [
+    global_settings = [
+        *_policy_settings(flow),
         ("replication.factor", rf),
         ("offset-syncs.topic.location", "target"),
         ("offset-syncs.topic.replication.factor", rf),

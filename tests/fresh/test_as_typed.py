@@ -19,16 +19,19 @@ import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
+from fresh_checkout import Checkout
 from sandbox.stack import is_alive
 
 pytestmark = pytest.mark.kafka
@@ -46,29 +49,29 @@ DOCUMENTED_ELSEWHERE = {
 }
 
 
-def run(checkout, command: str, timeout: float = 300):
+def run(checkout: Checkout, command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     result = checkout.run(command, timeout=timeout)
     print(f"$ {command}\n{result.stdout}{result.stderr}")
     return result
 
 
-def ok(checkout, command: str, timeout: float = 300) -> str:
+def ok(checkout: Checkout, command: str, timeout: float = 300) -> str:
     result = run(checkout, command, timeout)
     assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
-def sandbox_state(checkout) -> dict:
+def sandbox_state(checkout: Checkout) -> dict[str, Any]:
     return json.loads((checkout.path / ".ferry" / "sandbox.json").read_text())
 
 
-def live_records(state: dict) -> list[dict]:
+def live_records(state: dict[str, Any]) -> list[dict[str, Any]]:
     return [*state.get("clusters", {}).values(), *state.get("mm2", {}).values(),
             *state.get("proxy", {}).get("gateways", {}).values()]
 
 
 @pytest.fixture(scope="module")
-def sandbox(fresh_checkout) -> Iterator[dict]:
+def sandbox(fresh_checkout: Checkout) -> Iterator[dict]:
     """`ferry sandbox up`, exactly as typed (the failure this module was written for: a relative
     --state-dir handed to a broker whose working directory is elsewhere)."""
     up = run(fresh_checkout, "ferry sandbox up", timeout=400)
@@ -81,8 +84,9 @@ def sandbox(fresh_checkout) -> Iterator[dict]:
             run(fresh_checkout, "ferry sandbox down", timeout=120)
 
 
-def test_compiler_commands_as_typed(fresh_checkout) -> None:
-    assert re.fullmatch(r"ok: \d+ migration\(s\), \d+ cluster\(s\), \d+ gateway\(s\)\n", ok(fresh_checkout, "ferry validate"))
+def test_compiler_commands_as_typed(fresh_checkout: Checkout) -> None:
+    validated = ok(fresh_checkout, "ferry validate")
+    assert re.fullmatch(r"ok: \d+ migration\(s\), \d+ cluster\(s\), \d+ gateway\(s\)\n", validated)
     assert "is up to date" in ok(fresh_checkout, "ferry render --check")
     ok(fresh_checkout, "ferry plan")
     out = ok(fresh_checkout, "ferry explain billing.ledger.0 --gateway gw-service")
@@ -90,7 +94,7 @@ def test_compiler_commands_as_typed(fresh_checkout) -> None:
     ok(fresh_checkout, "ferry explain some-legacy-client --gateway gw-ads")
 
 
-def test_proxy_as_typed(fresh_checkout, tmp_path: Path) -> None:
+def test_proxy_as_typed(fresh_checkout: Checkout, tmp_path: Path) -> None:
     """docs/proxy.md's first command: the gateway's committed route file, default listen (the file's
     0.0.0.0:9092) and admin (127.0.0.1:9100); ready, accepting, and a clean exit 0 on SIGTERM."""
     log = tmp_path / "proxy.log"
@@ -115,7 +119,7 @@ def test_proxy_as_typed(fresh_checkout, tmp_path: Path) -> None:
     assert "gateway gw-service listening on 0.0.0.0:9092" in log.read_text()
 
 
-def test_sandbox_commands_as_typed(fresh_checkout, sandbox: dict) -> None:
+def test_sandbox_commands_as_typed(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
     status = ok(fresh_checkout, "ferry sandbox status")
     assert status.count("running") == len(live_records(sandbox)), status
     assert all(is_alive(rec) for rec in live_records(sandbox))
@@ -189,7 +193,7 @@ class BackgroundProducer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _report(self, err, _msg) -> None:
+    def _report(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
             self.delivered += 1
         else:
@@ -212,7 +216,7 @@ class BackgroundProducer:
         self._thread.join(30)
 
 
-def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout, sandbox: dict) -> None:
+def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
     specs = fresh_checkout.path / "specs" / "migrations" / "ads" / "impressions.yaml"
     original = specs.read_text()
     gw = sandbox["proxy"]["gateways"]["gw-ads"]
@@ -229,8 +233,9 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout, sandbox: dict) -> 
 
         old_version = json.loads(Path(gw["routes"]).read_text())["version"]
         # The edit a team's PR makes: cut ads-pacing over, and mirror one more topic.
-        _edit(specs, "  ads-pacing:\n    topics: [ad-budget-events, ad-impressions]\n    client_ids: [\"ads.pacing.*\"]\n",
-              "  ads-pacing:\n    topics: [ad-budget-events, ad-impressions]\n    client_ids: [\"ads.pacing.*\"]\n"
+        pacing = '  ads-pacing:\n    topics: [ad-budget-events, ad-impressions]\n    client_ids: ["ads.pacing.*"]\n'
+        _edit(specs, pacing,
+              pacing +
               "    cutover: true\n    attestations:\n"
               "      idempotent: {by: kim@example.com, ref: ADS-2100}\n"
               "      unordered_ok: {by: kim@example.com, ref: ADS-2100}\n")
@@ -285,7 +290,7 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout, sandbox: dict) -> 
         specs.write_text(original)
 
 
-def test_sandbox_down_as_typed(fresh_checkout, sandbox: dict) -> None:
+def test_sandbox_down_as_typed(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
     records = live_records(sandbox_state(fresh_checkout))
     out = ok(fresh_checkout, "ferry sandbox down", timeout=120)
     assert out.startswith("stopped ")
@@ -298,9 +303,9 @@ def test_sandbox_down_as_typed(fresh_checkout, sandbox: dict) -> None:
 def _documented_commands() -> set[str]:
     commands = set()
     for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        for block in re.findall(r"```(?:sh|console)\n(.*?)```", doc.read_text(), re.S):
-            for line in block.splitlines():
-                line = line.removeprefix("$ ").split("  #")[0].strip()
+        for block in re.findall(r"```(?:sh|console)\n(.*?)```", doc.read_text(), re.DOTALL):
+            for typed in block.splitlines():
+                line = typed.removeprefix("$ ").split("  #")[0].strip()
                 if re.match(r"(ferry|make) ", line) and not re.search(r"\[|\bURL\b|\bFILE\b|…|\\$", line):
                     commands.add(line)
     return commands
