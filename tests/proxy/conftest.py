@@ -80,7 +80,7 @@ def dead_address() -> Iterator[str]:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    yield f"127.0.0.1:{port}"
+    return f"127.0.0.1:{port}"
 
 
 # Until the shared fixture lives in tests/conftest.py (it is moving there from

@@ -146,7 +146,7 @@ class RunningProxy:
             return
         if self._thread.is_alive():
             fut = asyncio.run_coroutine_threadsafe(self.server.shutdown(drain), self._loop)
-            with _suppress_closed_loop():
+            with _SuppressClosedLoop():
                 fut.result(timeout=drain + 10)
         self._thread.join(timeout=10)
 
@@ -203,9 +203,9 @@ class RunningProxy:
             time.sleep(0.01)
 
 
-class _suppress_closed_loop:
+class _SuppressClosedLoop:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(self, exc_type, exc, tb) -> bool:
         return exc_type is not None and issubclass(exc_type, (RuntimeError, concurrent.futures.CancelledError))

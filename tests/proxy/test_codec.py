@@ -795,9 +795,10 @@ def _outcome(parse, buf: bytes):
     try:
         return parse(buf)
     except ProtocolError as exc:
-        assert exc.cause in set(ProtocolErrorCause)
-        assert exc.message
-        return exc
+        error = exc
+    assert error.cause in set(ProtocolErrorCause)
+    assert error.message
+    return error
 
 
 @PROPERTY

@@ -18,7 +18,7 @@ def test_crc32c_check_value() -> None:
 def test_record_batch_round_trips_through_the_fetch_decoder() -> None:
     records = [(b"k0", b"v0"), (None, b"x" * 300), (b"k2", None)]
     batch = record_batch(records, timestamp_ms=1_700_000_000_000)
-    base, length, epoch, magic, crc = struct.unpack(">qiibI", batch[:21])
+    base, length, _epoch, magic, crc = struct.unpack(">qiibI", batch[:21])
     assert (base, length, magic) == (0, len(batch) - 12, 2)
     assert crc == crc32c(batch[21:])
     assert list(_records(batch)) == [(0, b"k0", b"v0"), (1, None, b"x" * 300), (2, b"k2", None)]
@@ -26,7 +26,7 @@ def test_record_batch_round_trips_through_the_fetch_decoder() -> None:
 
 def test_metadata_request_is_v4_with_the_client_id() -> None:
     frame = metadata_request(7, "who", None)
-    size, key, version, correlation, id_len = struct.unpack(">ihhih", frame[:14])
+    size, key, version, correlation, _id_len = struct.unpack(">ihhih", frame[:14])
     assert (size, key, version, correlation, frame[14:17]) == (len(frame) - 4, 3, 4, 7, b"who")
     assert frame[-5:] == b"\xff\xff\xff\xff\x00"  # all topics, no auto-creation
 

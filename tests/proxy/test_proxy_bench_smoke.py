@@ -43,7 +43,7 @@ def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> N
     assert layout, bench.layout_line(out)
     # Someone else's broker cannot be pinned: one (shared) layout, one set of ratios.
     assert (m.group(2), m.group(3)) == (layout.group(1), layout.group(2))
-    assert 0 < float(m.group(2)) and 0 < float(m.group(3))
+    assert float(m.group(2)) > 0 and float(m.group(3)) > 0
     assert 0 < float(m.group(5)) < 1000
     printed = capsys.readouterr().out
     assert "bootstrap rate" in printed and "pipe throughput" in printed and "failures 0/0" in printed
@@ -57,8 +57,8 @@ def test_the_isolated_layout_splits_the_cpus_and_pins_every_thread(bench) -> Non
     if len(cpus) < 2:
         pytest.fail(f"this test needs two CPUs, the process may use {cpus}")
     # A child with two threads, pinned after both exist: each thread reports the new set.
-    child = subprocess.Popen([sys.executable, "-c", "import threading, time; "
-                              "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)"])
+    child = subprocess.Popen([sys.executable, "-c", ("import threading, time; "
+                              "threading.Thread(target=time.sleep, args=(30,)).start(); time.sleep(30)")])
     try:
         deadline = time.monotonic() + 10
         while len(os.listdir(f"/proc/{child.pid}/task")) < 2:

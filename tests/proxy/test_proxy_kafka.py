@@ -135,7 +135,8 @@ def test_a_long_lived_bootstrap_pipe_carries_produce_and_fetch(proxy, kafka) -> 
         offsets = []
         for round_ in range(3):
             records = [(f"k{round_}-{i}".encode(), f"value {round_}-{i}".encode() * 20) for i in range(50)]
-            error, base = parse_produce(conn.request(produce_request(conn.next_id(), "legacy-app.1", topic, 0, records)))
+            request = produce_request(conn.next_id(), "legacy-app.1", topic, 0, records)
+            error, base = parse_produce(conn.request(request))
             assert error == 0
             offsets.append(base)
             time.sleep(0.3)  # an idle pipe stays up
@@ -231,7 +232,7 @@ def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path
         f.connect_ex(blackhole.getsockname())
         fillers.append(f)
     time.sleep(0.1)
-    hole = "127.0.0.1:%d" % blackhole.getsockname()[1]
+    hole = f"127.0.0.1:{blackhole.getsockname()[1]}"
     path = tmp_path / "r.yaml"
     write_routes(path, _table(kafka, clusters={"legacy": [hole, kafka["legacy"].bootstrap],
                                                "target": [kafka["target"].bootstrap]}))

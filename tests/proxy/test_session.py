@@ -6,6 +6,7 @@ and `legacy-service` with three bootstrap servers each, a fence rule for `billin
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -309,7 +310,7 @@ def test_parse_address(text: str, address: Address) -> None:
 
 @pytest.mark.parametrize("text", ["kafka", "kafka:", ":9092", "kafka:0", "kafka:65536", "::1:9092", "[::1]9092"])
 def test_parse_address_refuses(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
         parse_address(text)
 
 
