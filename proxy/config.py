@@ -12,7 +12,7 @@ from typing import Literal
 from .codec import DEFAULT_MAX_FIRST_FRAME_SIZE, HARD_MAX_FIRST_FRAME_SIZE, MIN_FRAME_SIZE
 from .session import Address
 
-__all__ = ["Limits", "ProxyConfig", "DEFAULT_ADMIN"]
+__all__ = ["DEFAULT_ADMIN", "Limits", "ProxyConfig"]
 
 #: Loopback by default: metrics and the route table are for the pod's own probes and a
 #: scraper that reaches it through the pod network only if the operator says so.

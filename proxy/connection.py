@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import pipe
+from .config import ProxyConfig
+from .dial import Dialer
+from .metrics import ProxyMetrics
 from .pipe import Pipe, Side
 from .session import (
     Address,
@@ -39,10 +42,24 @@ from .session import (
     UpstreamFailed,
 )
 
-if TYPE_CHECKING:
-    from .server import ProxyServer
+__all__ = ["ClientProtocol", "Connection", "Host", "UpstreamProtocol"]
 
-__all__ = ["ClientProtocol", "Connection", "UpstreamProtocol"]
+
+class Host(Protocol):
+    """What a connection needs of the server that owns it (``proxy.server.ProxyServer``): the
+    loop, the limits, the metrics, the dialler, and three calls back. Declared here so the
+    connection depends on this shape, not on the server module (which depends on this one)."""
+
+    loop: asyncio.AbstractEventLoop
+    config: ProxyConfig
+    metrics: ProxyMetrics
+    dialer: Dialer
+
+    def accepted(self, transport: asyncio.Transport) -> Connection: ...
+
+    def decided(self, session: Session) -> None: ...
+
+    def finished(self, conn: Connection) -> None: ...
 
 
 # The pipe's events without a payload, made once (the machine never keeps or changes them).
@@ -69,7 +86,7 @@ class ClientProtocol(asyncio.Protocol):
 
     __slots__ = ("conn", "server")
 
-    def __init__(self, server: ProxyServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self.conn: Connection | None = None
 
@@ -142,7 +159,7 @@ class Connection:
         "upstream_open",
     )
 
-    def __init__(self, server: ProxyServer, transport: asyncio.Transport, session: Session) -> None:
+    def __init__(self, server: Host, transport: asyncio.Transport, session: Session) -> None:
         self.server = server
         self.session = session
         #: None until the session says StartPipe.

@@ -334,7 +334,7 @@ class Session:
         assert self.frame is not None
         decision = self.decision = self.table.decide(self.frame.client_id)
         if decision.action == "fence":
-            assert decision.rule is not None
+            assert decision.rule is not None and decision.index is not None  # a rule decided it
             return self._close(
                 Outcome.FENCED,
                 f"fenced by rule #{decision.index + 1} `{decision.rule.match}` ({decision.rule.entry}, "
