@@ -15,9 +15,12 @@ from rich.console import Console
 from compiler.spec import Specs
 from compiler.validate import validate_specs
 from sandbox.demo import RATE, STEPS, Result, report_lines
-from sandbox.demo_cast import cast_of, conforming_id, scope_of
-from sandbox.demo_screen import Monitor
-from sandbox.demo_view import (
+from sandbox.demo.cast import cast_of, conforming_id, scope_of
+from sandbox.demo.screen import Monitor
+from sandbox.demo.spec_edits import Attestation, cut_over_group, cut_over_producer, keep_only
+from sandbox.demo.tally import Counts, Tally
+from sandbox.demo.traffic import clusters_of, connected_brokers, message_id
+from sandbox.demo.view import (
     ClientRow,
     Frame,
     decision_text,
@@ -29,9 +32,6 @@ from sandbox.demo_view import (
     summary_line,
 )
 from sandbox.errors import SandboxError
-from sandbox.spec_edits import Attestation, cut_over_group, cut_over_producer, keep_only
-from sandbox.tally import Counts, Tally
-from sandbox.traffic import clusters_of, connected_brokers, message_id
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = REPO / "specs"

@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
-from sandbox.tally import Tally
+from sandbox.demo.tally import Tally
 
 STATS_INTERVAL_MS = 1000
 COMMIT_INTERVAL_SECONDS = 0.5

@@ -4,7 +4,7 @@ layout for a terminal and one plain line for logs and CI.
 Two sources say where a client is, and the view shows both:
 
 * **on** — the clusters whose brokers the client is connected to, from the client's own
-  librdkafka statistics (``sandbox.traffic``); for a stopped instance, where it was last. After
+  librdkafka statistics (``sandbox.demo.traffic``); for a stopped instance, where it was last. After
   bootstrap, produce and fetch go to those brokers directly, so this is where its messages
   really flow.
 * **proxy said** — the proxy's decision for the client id's latest bootstrap connection, from the
@@ -22,7 +22,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from sandbox.tally import Counts
+from sandbox.demo.tally import Counts
 
 
 @dataclass(frozen=True)

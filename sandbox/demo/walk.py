@@ -23,9 +23,9 @@ Then the producers stop, the groups drain, and the tally says what was sent, rec
 ``offset.lag.max`` per partition: a bounded re-read, shown as it is). The sandbox is torn
 down at the end — also on Ctrl-C (SIGINT) and SIGTERM — and the last line is the summary.
 
-Pure parts live beside this module: who moves (``sandbox.demo_cast``), the spec edits
-(``sandbox.spec_edits``), the tally (``sandbox.tally``), the view (``sandbox.demo_view``). IO:
-the clients (``sandbox.traffic``), the screen (``sandbox.demo_screen``), and the walk here.
+Pure parts live beside this module in ``sandbox.demo``: who moves (``sandbox.demo.cast``), the spec edits
+(``sandbox.demo.spec_edits``), the tally (``sandbox.demo.tally``), the view (``sandbox.demo.view``). IO:
+the clients (``sandbox.demo.traffic``), the screen (``sandbox.demo.screen``), and the walk here.
 """
 
 from __future__ import annotations
@@ -51,13 +51,13 @@ from compiler.spec import Specs
 from compiler.validate import validate_specs
 from sandbox import stack
 from sandbox.clients import ClusterUnreachable, committed_offsets
-from sandbox.demo_cast import ATTESTATION, Cast, cast_of, scope_of
-from sandbox.demo_screen import Monitor, Screen
-from sandbox.demo_view import summary_line
+from sandbox.demo.cast import ATTESTATION, Cast, cast_of, scope_of
+from sandbox.demo.screen import Monitor, Screen
+from sandbox.demo.spec_edits import cut_over_group, cut_over_producer, keep_only
+from sandbox.demo.tally import Counts, Tally
+from sandbox.demo.traffic import ConsumerInstance, Instance, ProducerInstance
+from sandbox.demo.view import summary_line
 from sandbox.errors import SandboxError, SandboxTimeout
-from sandbox.spec_edits import cut_over_group, cut_over_producer, keep_only
-from sandbox.tally import Counts, Tally
-from sandbox.traffic import ConsumerInstance, Instance, ProducerInstance
 
 # Messages/s each producer writes (and its group reads again): ~360/s through the clients in all.
 # The migrating producer stays at 15/s per partition: MirrorMaker 2 checkpoints every 5 s (the

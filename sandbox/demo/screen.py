@@ -14,9 +14,9 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from compiler.live.status import read_decision_log
-from sandbox.demo_view import ClientRow, Frame, fold_decisions, per_second, plain_line, render, steps_view
-from sandbox.tally import Counts, Tally
-from sandbox.traffic import Instance, clusters_of
+from sandbox.demo.tally import Counts, Tally
+from sandbox.demo.traffic import Instance, clusters_of
+from sandbox.demo.view import ClientRow, Frame, fold_decisions, per_second, plain_line, render, steps_view
 
 PLAIN_EVERY_SECONDS = 5.0
 

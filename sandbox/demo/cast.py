@@ -10,8 +10,8 @@ from pathlib import Path
 
 from compiler.models import MigrationSpec
 from compiler.spec import Migration, Specs
+from sandbox.demo.spec_edits import Attestation
 from sandbox.errors import SandboxError
-from sandbox.spec_edits import Attestation
 
 # The example org's migration in the mirroring stage, with a consumer group and the producer
 # of the same topics (specs/migrations/search/catalog-index.yaml).
