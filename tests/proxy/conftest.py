@@ -17,7 +17,6 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,35 +25,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from proxy_clusters import Cluster  # noqa: E402
+from sandbox.cluster import KafkaNode  # noqa: E402
+
 SCRAM_USER = ("admin", "admin-secret")
 
 
-@dataclass(frozen=True)
-class Cluster:
-    role: str
-    bootstrap: str
-    cluster_id: str
-    #: (user, password) on the SCRAM cluster
-    scram: tuple[str, str] | None = None
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, _, port = self.bootstrap.rpartition(":")
-        return host, int(port)
-
-    def client_config(self, bootstrap: str | None = None, client_id: str | None = None) -> dict[str, str]:
-        """confluent-kafka settings for this cluster, optionally bootstrapping elsewhere (the proxy)."""
-        conf = {"bootstrap.servers": bootstrap or self.bootstrap}
-        if client_id is not None:
-            conf["client.id"] = client_id
-        if self.scram is not None:
-            conf.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
-                         "sasl.username": self.scram[0], "sasl.password": self.scram[1]})
-        return conf
-
-
 @pytest.fixture(scope="session")
-def kafka(request) -> dict[str, Cluster]:
+def kafka(request: pytest.FixtureRequest) -> dict[str, Cluster]:
     external = os.environ.get("FERRY_PROXY_TEST_CLUSTERS")
     if external:
         data = json.loads(Path(external).read_text())
@@ -74,7 +52,7 @@ def kafka(request) -> dict[str, Cluster]:
 
 
 @pytest.fixture
-def dead_address() -> Iterator[str]:
+def dead_address() -> str:
     """A loopback port nobody listens on (connect is refused at once)."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -88,8 +66,9 @@ def dead_address() -> Iterator[str]:
 if "def sandbox_nodes" not in (HERE.parent / "conftest.py").read_text():
 
     @pytest.fixture(scope="session")
-    def sandbox_nodes(tmp_path_factory):
-        from sandbox.cluster import KafkaNode, SecurityMode, start_all
+    def sandbox_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KafkaNode]]:
+        from sandbox.brokerconfig import SecurityMode
+        from sandbox.cluster import start_all
         from sandbox.jars import ensure_kafka_lib
 
         lib = ensure_kafka_lib()

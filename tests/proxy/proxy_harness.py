@@ -12,23 +12,26 @@ import http.client
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 from proxy.config import Limits, ProxyConfig
 from proxy.metrics import ProxyMetrics
-from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table, route_file_text
+from proxy.routetable import Action, Endpoint, RouteRule, RouteTable, build_table, route_file_text
 from proxy.runtime import loop_factory
 from proxy.server import ProxyServer
 from proxy.session import Address
 
-Rule = tuple[str, str, str | None]  # (match, action, cluster)
+Rule = tuple[str, Action, str | None]  # (match, action, cluster)
+#: ProxyConfig.event_loop's choices
+EventLoop = Literal["auto", "asyncio", "uvloop"]
 
 
 def make_table(
-    clusters: dict[str, Iterable[str]],
+    clusters: Mapping[str, Iterable[str]],
     rules: Iterable[Rule] = (),
     *,
     default: str,
@@ -93,7 +96,7 @@ class RunningProxy:
     """``with RunningProxy(routes_file) as p:`` - a proxy on 127.0.0.1:<free port>."""
 
     routes: Path
-    loop: str = "uvloop"
+    loop: EventLoop = "uvloop"
     limits: Limits = field(default_factory=Limits)
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -104,7 +107,7 @@ class RunningProxy:
             ProxyConfig(
                 routes=self.routes, listen=Address("127.0.0.1", 0), admin=Address("127.0.0.1", 0),
                 limits=self.limits, reload_interval=0.05, reload_debounce=0.05, decision_log="off",
-                event_loop=self.loop,  # type: ignore[arg-type]
+                event_loop=self.loop,
             ),
             **self.config_overrides,
         )
@@ -207,5 +210,7 @@ class _SuppressClosedLoop:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         return exc_type is not None and issubclass(exc_type, (RuntimeError, concurrent.futures.CancelledError))

@@ -42,7 +42,7 @@ class Playbook:
         for kind, item in self.script:
             if kind == ">>":
                 actual.append((">>", item))
-                actual.extend(("<<", c) for c in self.machine.handle(item))  # type: ignore[arg-type]
+                actual.extend(("<<", c) for c in self.machine.handle(item))
         if actual != self.script:
             raise AssertionError("transcript differs:\n" + _side_by_side(self.script, actual))
         return True

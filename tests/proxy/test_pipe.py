@@ -15,6 +15,7 @@ from proxy.pipe import (
     Direction,
     Drained,
     Eof,
+    Event,
     Finished,
     Full,
     Lost,
@@ -202,7 +203,7 @@ def test_the_drain_end_cuts_a_pipe_that_was_already_closing() -> None:
 
 def test_not_an_event() -> None:
     with pytest.raises(TypeError):
-        started().handle("bytes")  # type: ignore[arg-type]
+        started().handle("bytes")  # type: ignore[arg-type]  # a wrong type at run time is the point
 
 
 # -- a property: whatever happens, a pipe whose two sides are gone has finished exactly once
@@ -223,7 +224,9 @@ _event = st.one_of(
     st.booleans(),
     st.booleans(),
 )
-def test_every_pipe_finishes_exactly_once_when_both_sides_are_gone(events, client_half, upstream_half) -> None:
+def test_every_pipe_finishes_exactly_once_when_both_sides_are_gone(
+    events: list[Event], client_half: bool, upstream_half: bool
+) -> None:
     pipe = started(client_half_close=client_half, upstream_half_close=upstream_half)
     commands = [c for e in events for c in pipe.handle(e)]
     # the shell reports every side it was told to close or abort as lost, and any side may go

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from proxy_clusters import Cluster
 from tests.tools.probe import _records, crc32c, main, metadata_request, probe, record_batch
 
 
@@ -32,7 +33,7 @@ def test_metadata_request_is_v4_with_the_client_id() -> None:
 
 
 @pytest.mark.kafka
-def test_probe_and_its_command_line(kafka, capsys) -> None:
+def test_probe_and_its_command_line(kafka: dict[str, Cluster], capsys: pytest.CaptureFixture[str]) -> None:
     assert probe(kafka["legacy"].address, "p").cluster_id == kafka["legacy"].cluster_id
     assert probe(kafka["target"].address, "p", scram=kafka["target"].scram).cluster_id == kafka["target"].cluster_id
     assert main([kafka["legacy"].bootstrap, "cli.client"]) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,14 @@ PROCESS_FAMILIES = {"process_resident_memory_bytes", "process_open_fds", "proces
 
 
 @pytest.fixture
-def proxy(tmp_path: Path, dead_address: str):
+def proxy(tmp_path: Path, dead_address: str) -> Iterator[RunningProxy]:
     path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"down": [dead_address]}, [("fenced.*", "fence", None)], default="down"))
     with RunningProxy(path) as p:
         yield p
 
 
-def test_healthz_readyz_routes_and_404(proxy) -> None:
+def test_healthz_readyz_routes_and_404(proxy: RunningProxy) -> None:
     assert proxy.admin("/healthz") == (200, "text/plain", "ok\n")
     status, ctype, body = proxy.admin("/readyz")
     ready = json.loads(body)
@@ -37,6 +38,7 @@ def test_healthz_readyz_routes_and_404(proxy) -> None:
     status, _, body = proxy.admin("/routes")
     routes = json.loads(body)
     assert status == 200
+    assert proxy.server is not None
     assert routes["version"] == routes["table"]["version"] == proxy.server.routes.table.version
     assert routes["source"] == str(proxy.routes) and routes["loaded_at"] > 0
     assert routes["table"]["rules"][0]["match"] == "fenced.*"
@@ -45,7 +47,8 @@ def test_healthz_readyz_routes_and_404(proxy) -> None:
     assert proxy.admin("/healthz", method="HEAD")[:2] == (200, "text/plain")
 
 
-def test_a_garbage_or_silent_admin_client_does_not_hurt(proxy) -> None:
+def test_a_garbage_or_silent_admin_client_does_not_hurt(proxy: RunningProxy) -> None:
+    assert proxy.server is not None and proxy.server.admin_address is not None
     host, port = proxy.server.admin_address.host, proxy.server.admin_address.port
     with socket.create_connection((host, port), timeout=5) as s:
         s.sendall(b"\x00" * 10000 + b"\r\n\r\n")
@@ -55,7 +58,7 @@ def test_a_garbage_or_silent_admin_client_does_not_hurt(proxy) -> None:
     silent.close()
 
 
-def test_metrics_are_prometheus_text_and_never_carry_client_ids(proxy) -> None:
+def test_metrics_are_prometheus_text_and_never_carry_client_ids(proxy: RunningProxy) -> None:
     client_ids = [f"secret-client-{i}" for i in range(5)] + ["fenced.one"]
     for cid in client_ids:
         with socket.create_connection(proxy.address, timeout=5) as s:
@@ -85,7 +88,7 @@ def test_metrics_are_prometheus_text_and_never_carry_client_ids(proxy) -> None:
             "duration_ms", "bytes_up", "bytes_down"} <= set(rec)
 
 
-def test_the_scrape_carries_the_process_and_python_collectors(proxy) -> None:
+def test_the_scrape_carries_the_process_and_python_collectors(proxy: RunningProxy) -> None:
     """RSS, open fds, CPU and GC come from prometheus_client's standard collectors, registered on
     the proxy's own registry: they describe this process (the proxy runs in-process here)."""
     _, _, text = proxy.admin("/metrics")

@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from proxy_clusters import Cluster
 
 pytestmark = pytest.mark.kafka
 
@@ -19,15 +22,18 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "proxy_bench.py"
 
 
 @pytest.fixture(scope="module")
-def bench():
+def bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("proxy_bench", BENCH)
+    assert spec is not None and spec.loader is not None, BENCH
     module = importlib.util.module_from_spec(spec)
     sys.modules["proxy_bench"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> None:
+def test_the_bench_runs_at_tiny_sizes(
+    bench: ModuleType, kafka: dict[str, Cluster], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tiny = bench.Sizes(latency_n=20, rate_concurrency=4, rate_seconds=0.3, pipe_mb=2, pipe_seconds=0.3,
                        flips=2, idle=100, pipes=20, warm_up_seconds=0.2)
     out = bench.run(tiny, kafka["legacy"].bootstrap, tmp_path)
@@ -49,7 +55,7 @@ def test_the_bench_runs_at_tiny_sizes(bench, kafka, tmp_path: Path, capsys) -> N
     assert "bootstrap rate" in printed and "pipe throughput" in printed and "failures 0/0" in printed
 
 
-def test_the_isolated_layout_splits_the_cpus_and_pins_every_thread(bench) -> None:
+def test_the_isolated_layout_splits_the_cpus_and_pins_every_thread(bench: ModuleType) -> None:
     assert bench.CpuLayout.isolated(frozenset({0})) is None
     layout = bench.CpuLayout.isolated(frozenset({0, 1, 2, 3}))
     assert (layout.clients, layout.proxy) == ({0, 1}, {2, 3})

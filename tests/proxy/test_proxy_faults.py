@@ -7,13 +7,15 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from proxy.config import Limits
 from proxy.runtime import raise_fd_limit
-from proxy_harness import RunningProxy, make_table, write_routes
+from proxy_clusters import Cluster
+from proxy_harness import EventLoop, RunningProxy, make_table, write_routes
 from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
 from tests.tools.probe import probe
 
@@ -23,19 +25,19 @@ TLS_CLIENT_HELLO = bytes.fromhex("16030100c4010000c00303") + bytes(32) + b"\x00\
 
 
 @pytest.fixture
-def routes(tmp_path: Path, kafka) -> Path:
+def routes(tmp_path: Path, kafka: dict[str, Cluster]) -> Path:
     path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy"))
     return path
 
 
 @pytest.fixture
-def proxy(routes: Path):
+def proxy(routes: Path) -> Iterator[RunningProxy]:
     with RunningProxy(routes, limits=Limits(first_frame_timeout=0.6)) as p:
         yield p
 
 
-def _still_serving(p: RunningProxy, kafka) -> None:
+def _still_serving(p: RunningProxy, kafka: dict[str, Cluster]) -> None:
     assert probe(p.address, "healthy.client").cluster_id == kafka["legacy"].cluster_id
 
 
@@ -67,7 +69,9 @@ def _read_all(s: socket.socket, timeout: float = 5.0) -> bytes:
     ],
     ids=["garbage", "negative", "2GiB", "undersized", "unknown-api", "bad-utf8", "tls", "http", "proxy-protocol"],
 )
-def test_malformed_first_bytes_are_refused(proxy, kafka, data: bytes, cause: str) -> None:
+def test_malformed_first_bytes_are_refused(
+    proxy: RunningProxy, kafka: dict[str, Cluster], data: bytes, cause: str
+) -> None:
     with socket.create_connection(proxy.address) as s:
         s.sendall(data)
         answer = _read_all(s)
@@ -82,7 +86,7 @@ def test_malformed_first_bytes_are_refused(proxy, kafka, data: bytes, cause: str
     assert (bad["outcome"], bad["cause"], bad["upstream"]) == ("malformed", cause, None)
 
 
-def test_a_truncated_frame_times_out(proxy, kafka) -> None:
+def test_a_truncated_frame_times_out(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     frame = encode_api_versions_request(3, 1, "truncated")
     with socket.create_connection(proxy.address) as s:
         s.sendall(frame[:-4])
@@ -93,7 +97,7 @@ def test_a_truncated_frame_times_out(proxy, kafka) -> None:
     assert proxy.metrics.value("ferry_proxy_first_frame_errors_total", cause="timeout") == 1
 
 
-def test_a_slowloris_client_is_cut_off_while_others_are_served(proxy, kafka) -> None:
+def test_a_slowloris_client_is_cut_off_while_others_are_served(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     frame = encode_api_versions_request(3, 1, "slow" * 20)
     with socket.create_connection(proxy.address) as s:
         s.settimeout(0.05)
@@ -116,7 +120,7 @@ def test_a_slowloris_client_is_cut_off_while_others_are_served(proxy, kafka) -> 
     assert proxy.metrics.value("ferry_proxy_first_frame_errors_total", cause="timeout") == 1
 
 
-def test_thousands_of_idle_sockets_do_not_stop_bootstraps(routes: Path, kafka) -> None:
+def test_thousands_of_idle_sockets_do_not_stop_bootstraps(routes: Path, kafka: dict[str, Cluster]) -> None:
     count = 3000
     raise_fd_limit(4 * count + 512)
     with RunningProxy(routes, limits=Limits(first_frame_timeout=60)) as p:
@@ -136,7 +140,7 @@ def test_thousands_of_idle_sockets_do_not_stop_bootstraps(routes: Path, kafka) -
     assert p.metrics.value("ferry_proxy_connections_closed_total", outcome="client_closed") == count
 
 
-def test_the_connection_limit_refuses_the_excess_at_once(routes: Path, kafka) -> None:
+def test_the_connection_limit_refuses_the_excess_at_once(routes: Path, kafka: dict[str, Cluster]) -> None:
     with RunningProxy(routes, limits=Limits(max_connections=20, first_frame_timeout=30)) as p:
         held = [socket.create_connection(p.address) for _ in range(20)]
         p.wait_for(lambda: p.metrics.value("ferry_proxy_connections_active") == 20)
@@ -158,11 +162,11 @@ def test_an_idle_pipe_is_closed_after_the_idle_timeout(routes: Path) -> None:
         rest = _read_all(s, timeout=5)
         assert len(rest) == size  # the answer, then the close
         assert 0.35 < time.monotonic() - started < 2.5
-        p.wait_for(lambda: p.records)
+        p.wait_for(lambda: bool(p.records))
     assert p.records[0]["outcome"] == "idle_timeout"
 
 
-def test_a_client_reset_mid_pipe_and_mid_frame_is_cleaned_up(proxy) -> None:
+def test_a_client_reset_mid_pipe_and_mid_frame_is_cleaned_up(proxy: RunningProxy) -> None:
     for payload in (encode_api_versions_request(3, 1, "reset.client"), b"\x00\x00"):
         s = socket.create_connection(proxy.address)
         s.sendall(payload)
@@ -174,16 +178,16 @@ def test_a_client_reset_mid_pipe_and_mid_frame_is_cleaned_up(proxy) -> None:
         "client_closed", "forwarded"]
 
 
-def test_a_32k_client_id_routes_and_is_logged_truncated(proxy, kafka) -> None:
+def test_a_32k_client_id_routes_and_is_logged_truncated(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     long_id = "x" * 32767
     assert probe(proxy.address, long_id).cluster_id == kafka["legacy"].cluster_id
-    proxy.wait_for(lambda: proxy.records)
+    proxy.wait_for(lambda: bool(proxy.records))
     rec = proxy.records[0]
     assert rec["client_id_truncated"] is True and len(rec["client_id"]) == 256
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
-def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path, loop: str) -> None:
+def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path, loop: EventLoop) -> None:
     """A client that sends and then shuts down its write side still gets the reply.
 
     The peer here is a plain TCP server (Kafka brokers close on EOF, so they cannot show
@@ -211,7 +215,7 @@ def test_half_close_keeps_the_other_direction_flowing(tmp_path: Path, loop: str)
         s.sendall(frame + b"tail")
         s.shutdown(socket.SHUT_WR)
         assert _read_all(s) == b"received %d bytes" % (len(frame) + 4)
-        p.wait_for(lambda: p.records)
+        p.wait_for(lambda: bool(p.records))
     t.join(5)
     server.close()
     assert got == [frame + b"tail"]

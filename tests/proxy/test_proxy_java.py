@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy_clusters import Cluster
 from proxy_harness import RunningProxy, make_table, write_routes
 
 pytestmark = pytest.mark.kafka
@@ -27,7 +28,7 @@ def java_lib() -> Path:
     return ensure_kafka_lib()
 
 
-def test_java_clients_bootstrap_through_the_proxy(tmp_path: Path, kafka, java_lib: Path) -> None:
+def test_java_clients_bootstrap_through_the_proxy(tmp_path: Path, kafka: dict[str, Cluster], java_lib: Path) -> None:
     from sandbox.jars import require_tool
 
     path = tmp_path / "gw.routes.json"
@@ -37,6 +38,7 @@ def test_java_clients_bootstrap_through_the_proxy(tmp_path: Path, kafka, java_li
         default="legacy",
     ))
     stamp = time.monotonic_ns()
+    assert kafka["target"].scram is not None
     user, password = kafka["target"].scram
     cases = {
         "payments.api.1": f"scram:{user}:{password}",  # rule -> target (SCRAM)

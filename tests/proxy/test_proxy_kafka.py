@@ -11,13 +11,17 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from proxy_harness import RunningProxy, make_table, write_routes
+from proxy.routetable import RouteTable
+from proxy_clusters import Cluster
+from proxy_harness import EventLoop, RunningProxy, make_table, write_routes
 from tests.tools.kafka_frames import encode_api_versions_request
 from tests.tools.probe import (
     KafkaConnection,
@@ -31,7 +35,7 @@ from tests.tools.probe import (
 pytestmark = pytest.mark.kafka
 
 
-def _table(kafka, **overrides):
+def _table(kafka: dict[str, Cluster], **overrides: Any) -> RouteTable:
     clusters = overrides.pop("clusters", {"legacy": [kafka["legacy"].bootstrap], "target": [kafka["target"].bootstrap]})
     return make_table(
         clusters,
@@ -42,19 +46,19 @@ def _table(kafka, **overrides):
 
 
 @pytest.fixture
-def routes(tmp_path: Path, kafka) -> Path:
+def routes(tmp_path: Path, kafka: dict[str, Cluster]) -> Path:
     path = tmp_path / "gw-test.routes.json"
     write_routes(path, _table(kafka))
     return path
 
 
 @pytest.fixture
-def proxy(routes: Path):
+def proxy(routes: Path) -> Iterator[RunningProxy]:
     with RunningProxy(routes) as p:
         yield p
 
 
-def _create_topic(cluster, name: str, partitions: int = 1) -> None:
+def _create_topic(cluster: Cluster, name: str, partitions: int = 1) -> None:
     admin = AdminClient(cluster.client_config())
     admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=15)[name].result(timeout=20)
 
@@ -68,7 +72,9 @@ def _unique(prefix: str) -> str:
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
-def test_client_ids_land_on_the_cluster_their_rule_names(routes: Path, kafka, loop: str) -> None:
+def test_client_ids_land_on_the_cluster_their_rule_names(
+    routes: Path, kafka: dict[str, Cluster], loop: EventLoop
+) -> None:
     with RunningProxy(routes, loop=loop) as p:
         legacy = probe(p.address, "some-legacy-service.1")
         target = probe(p.address, "migrated.orders-writer.1", scram=kafka["target"].scram)
@@ -87,7 +93,9 @@ def test_client_ids_land_on_the_cluster_their_rule_names(routes: Path, kafka, lo
 
 
 @pytest.mark.parametrize("role", ["legacy", "target"])
-def test_confluent_kafka_bootstraps_produces_and_consumes_through_the_proxy(proxy, kafka, role: str) -> None:
+def test_confluent_kafka_bootstraps_produces_and_consumes_through_the_proxy(
+    proxy: RunningProxy, kafka: dict[str, Cluster], role: str
+) -> None:
     from sandbox.clients import Record, consume, fetch_metadata, produce
 
     cluster = kafka[role]
@@ -104,7 +112,7 @@ def test_confluent_kafka_bootstraps_produces_and_consumes_through_the_proxy(prox
     assert {f"{prefix}admin", f"{prefix}producer"} <= clients
 
 
-def test_a_fenced_client_is_refused_and_others_keep_working(proxy, kafka) -> None:
+def test_a_fenced_client_is_refused_and_others_keep_working(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     admin = AdminClient({**kafka["legacy"].client_config(proxy.bootstrap, "fenced.ledger.0"), "log_level": 0,
                          "reconnect.backoff.ms": 100})
     with pytest.raises(KafkaException):
@@ -116,7 +124,7 @@ def test_a_fenced_client_is_refused_and_others_keep_working(proxy, kafka) -> Non
     assert proxy.metrics.value("ferry_proxy_connections_refused_total", reason="fenced") == len(fenced)
 
 
-def test_the_raw_fence_is_a_clean_close(proxy) -> None:
+def test_the_raw_fence_is_a_clean_close(proxy: RunningProxy) -> None:
     with socket.create_connection(proxy.address, timeout=5) as s:
         s.sendall(encode_api_versions_request(3, 1, "fenced.x"))
         assert s.recv(100) == b""
@@ -126,7 +134,7 @@ def test_the_raw_fence_is_a_clean_close(proxy) -> None:
 # The pipe: long-lived, both ways, with backpressure.
 
 
-def test_a_long_lived_bootstrap_pipe_carries_produce_and_fetch(proxy, kafka) -> None:
+def test_a_long_lived_bootstrap_pipe_carries_produce_and_fetch(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     topic = _unique("pipe")
     _create_topic(kafka["legacy"], topic)
     with KafkaConnection(proxy.address) as conn:
@@ -151,7 +159,7 @@ def test_a_long_lived_bootstrap_pipe_carries_produce_and_fetch(proxy, kafka) -> 
     assert rec["outcome"] == "forwarded" and rec["bytes_down"] > 150 * 180 and rec["bytes_up"] > 150 * 180
 
 
-def test_pipelined_requests_after_the_first_frame(proxy) -> None:
+def test_pipelined_requests_after_the_first_frame(proxy: RunningProxy) -> None:
     """A client may send more requests before the first answer: all go through, in order."""
     frames = b"".join(encode_api_versions_request(v % 4, 100 + v, "legacy-app.2") for v in range(8))
     with KafkaConnection(proxy.address) as conn:
@@ -160,7 +168,9 @@ def test_pipelined_requests_after_the_first_frame(proxy) -> None:
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
-def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, routes: Path, loop: str) -> None:
+def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(
+    kafka: dict[str, Cluster], routes: Path, loop: EventLoop
+) -> None:
     topic = _unique("slow")
     _create_topic(kafka["legacy"], topic)
     with KafkaConnection(kafka["legacy"].address) as direct:
@@ -174,7 +184,12 @@ def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, rou
         time.sleep(1.5)
 
         def buffered() -> list[tuple[int, bool]]:
-            return [(c.client.get_write_buffer_size(), c.upstream.is_reading()) for c in p.server.connections]
+            assert p.server is not None
+            sizes = []
+            for c in p.server.connections:
+                assert c.upstream is not None  # a piping connection has both sides
+                sizes.append((c.client.get_write_buffer_size(), c.upstream.is_reading()))
+            return sizes
 
         (size, upstream_reading), = p.call(buffered)
         # The proxy holds at most about one high-water mark plus one read, not the ~12 MB.
@@ -193,7 +208,7 @@ def test_backpressure_bounds_what_the_proxy_buffers_for_a_slow_reader(kafka, rou
 # Upstream faults.
 
 
-def test_failover_to_the_next_bootstrap_server(tmp_path: Path, kafka, dead_address: str) -> None:
+def test_failover_to_the_next_bootstrap_server(tmp_path: Path, kafka: dict[str, Cluster], dead_address: str) -> None:
     path = tmp_path / "r.yaml"
     write_routes(path, _table(kafka, clusters={"legacy": [dead_address, kafka["legacy"].bootstrap],
                                                "target": [kafka["target"].bootstrap]}))
@@ -204,7 +219,9 @@ def test_failover_to_the_next_bootstrap_server(tmp_path: Path, kafka, dead_addre
     assert rec["upstream"] == kafka["legacy"].bootstrap and rec["dial_failures"] == [f"{dead_address} (refused)"]
 
 
-def test_a_whole_cluster_down_closes_cleanly_and_others_still_route(tmp_path: Path, kafka, dead_address: str) -> None:
+def test_a_whole_cluster_down_closes_cleanly_and_others_still_route(
+    tmp_path: Path, kafka: dict[str, Cluster], dead_address: str
+) -> None:
     other_dead = dead_address.rsplit(":", 1)[0] + ":1"
     path = tmp_path / "r.yaml"
     write_routes(path, _table(kafka, clusters={"legacy": [kafka["legacy"].bootstrap],
@@ -220,7 +237,9 @@ def test_a_whole_cluster_down_closes_cleanly_and_others_still_route(tmp_path: Pa
     assert p.metrics.value("ferry_proxy_connections_closed_total", outcome="upstream_unavailable") == 1
 
 
-def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path: Path, kafka) -> None:
+def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(
+    tmp_path: Path, kafka: dict[str, Cluster]
+) -> None:
     # A listener with a full accept queue: the kernel drops further SYNs, so connect hangs.
     blackhole = socket.socket()
     blackhole.bind(("127.0.0.1", 0))
@@ -251,7 +270,7 @@ def test_a_bootstrap_server_that_never_answers_times_out_and_fails_over(tmp_path
         blackhole.close()
 
 
-def test_the_upstream_closing_mid_pipe_closes_the_client(proxy) -> None:
+def test_the_upstream_closing_mid_pipe_closes_the_client(proxy: RunningProxy) -> None:
     """The broker closes a connection that sends garbage after a valid first frame; the client
     side must see the close, and the record says forwarded (the cluster ended it)."""
     with socket.create_connection(proxy.address, timeout=5) as s:
@@ -262,11 +281,11 @@ def test_the_upstream_closing_mid_pipe_closes_the_client(proxy) -> None:
         s.sendall(struct.pack(">i", 12) + b"\x7f\x7f" + bytes(10))  # unknown api key
         s.settimeout(5)
         assert s.recv(100) == b""
-    proxy.wait_for(lambda: proxy.records, what="the decision line")
+    proxy.wait_for(lambda: bool(proxy.records), what="the decision line")
     assert proxy.records[0]["outcome"] == "forwarded"
 
 
-def test_many_concurrent_bootstraps(proxy, kafka) -> None:
+def test_many_concurrent_bootstraps(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
     errors: list[BaseException] = []
     ids = []
 

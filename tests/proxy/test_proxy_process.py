@@ -14,11 +14,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from proxy.main import main
+from proxy_clusters import Cluster
 from proxy_harness import make_table, write_routes
 from sandbox.proxyproc import ProxyProcess, start_proxy
 from tests.tools.probe import KafkaConnection, probe
@@ -49,7 +49,7 @@ def records(p: ProxyProcess) -> list[dict]:
 
 
 @pytest.fixture
-def routes(tmp_path: Path, kafka: dict[str, Any]) -> Path:
+def routes(tmp_path: Path, kafka: dict[str, Cluster]) -> Path:
     path = tmp_path / "gw.routes.json"
     write_routes(path, make_table({"legacy": [kafka["legacy"].bootstrap]}, default="legacy"))
     return path
@@ -80,7 +80,7 @@ def _refused(address: tuple[str, int]) -> bool:
 
 
 @pytest.mark.kafka
-def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka: dict[str, Any], spawn: Spawn) -> None:
+def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka: dict[str, Cluster], spawn: Spawn) -> None:
     p = spawn(routes, "--drain-timeout", "10")
     assert probe(p.listen, "before.term").cluster_id == kafka["legacy"].cluster_id
     pipe = KafkaConnection(p.listen)
@@ -105,7 +105,7 @@ def test_sigterm_stops_accepting_and_drains_open_pipes(routes: Path, kafka: dict
 
 
 @pytest.mark.kafka
-def test_sigterm_closes_what_is_still_open_after_the_drain_timeout(routes: Path, kafka: dict[str, Any],
+def test_sigterm_closes_what_is_still_open_after_the_drain_timeout(routes: Path, kafka: dict[str, Cluster],
                                                                    spawn: Spawn) -> None:
     p = spawn(routes, "--drain-timeout", "1")
     pipe = KafkaConnection(p.listen)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from proxy.routetable import RouteTable
+from proxy_clusters import Cluster
 from proxy_harness import RunningProxy, make_table, write_routes
 from tests.tools.probe import KafkaConnection, KafkaWireError, probe
 
@@ -30,7 +32,7 @@ def reloads(p: RunningProxy, outcome: str) -> float:
     return p.metrics.value("ferry_proxy_route_reloads_total", outcome=outcome)
 
 
-def _tables(kafka):
+def _tables(kafka: dict[str, Cluster]) -> tuple[RouteTable, RouteTable]:
     clusters = {"legacy": [kafka["legacy"].bootstrap], "target": [kafka["target"].bootstrap]}
     to_legacy = make_table(clusters, [("other.*", "route", "target")], default="legacy")
     to_target = make_table(clusters, [("other.*", "route", "target"), ("flip.*", "route", "target")],
@@ -38,7 +40,7 @@ def _tables(kafka):
     return to_legacy, to_target
 
 
-def _lands_on(address, client_id: str, kafka) -> str:
+def _lands_on(address: tuple[str, int], client_id: str, kafka: dict[str, Cluster]) -> str:
     """Which cluster a new connection with this client id reaches, as the cluster says; "?"
     when the table changed between the two probes this takes."""
     try:
@@ -49,15 +51,17 @@ def _lands_on(address, client_id: str, kafka) -> str:
             found = probe(address, client_id, scram=kafka["target"].scram).cluster_id
         except KafkaWireError:  # a PLAINTEXT listener refuses the SASL handshake
             return "?"
+    assert found is not None, "metadata without a cluster id"
     return {kafka["legacy"].cluster_id: "legacy", kafka["target"].cluster_id: "target"}[found]
 
 
-def test_reload_under_traffic(tmp_path: Path, kafka) -> None:
+def test_reload_under_traffic(tmp_path: Path, kafka: dict[str, Cluster]) -> None:
     to_legacy, to_target = _tables(kafka)
     path = tmp_path / "gw.routes.json"
     write_routes(path, to_legacy, mode="symlink")
     stop = threading.Event()
-    bootstraps, failures = [0], []
+    bootstraps = [0]
+    failures: list[str] = []
 
     def steady_traffic(n: int) -> None:
         while not stop.is_set():
@@ -101,7 +105,7 @@ def test_reload_under_traffic(tmp_path: Path, kafka) -> None:
           f"max {max(delays) * 1000:.0f} ms; {bootstraps[0]} steady bootstraps, 0 failed")
 
 
-def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path, kafka) -> None:
+def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path, kafka: dict[str, Cluster]) -> None:
     to_legacy, to_target = _tables(kafka)
     path = tmp_path / "gw.routes.json"
     write_routes(path, to_target)
@@ -124,4 +128,5 @@ def test_a_broken_or_missing_file_changes_nothing_and_is_reported(tmp_path: Path
         assert _lands_on(p.address, "flip.d", kafka) == "legacy"
         ready = json.loads(p.admin("/readyz")[2])
         assert ready["stale"] is False and "reload_error" not in ready
+        assert p.server is not None
         assert p.server.routes.table.version == to_legacy.version

@@ -18,7 +18,7 @@ B = make_table({"legacy": ["127.0.0.1:9092"], "target": ["127.0.0.1:9093"]},
 
 
 @pytest.fixture(params=["inplace", "rename", "symlink"])
-def mode(request) -> str:
+def mode(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
@@ -36,6 +36,7 @@ def test_each_way_of_replacing_the_file_is_seen_once_after_the_debounce(tmp_path
     assert poller.poll(1.2) is None  # reported once
     result = evaluate(change, current)
     assert result.outcome is ReloadOutcome.APPLIED
+    assert result.loaded is not None
     assert result.loaded.table.version == B.version
 
 
@@ -70,7 +71,9 @@ def test_a_comment_only_change_is_unchanged(tmp_path: Path) -> None:
     current = load_routes(path)
     write_routes(path, A, comment="re-rendered")
     change = FilePoller(path, debounce=0.0, settled_digest=current.digest).poll(0.0)
+    assert change is not None
     result = evaluate(change, current)
+    assert result.loaded is not None
     assert result.outcome is ReloadOutcome.UNCHANGED and result.loaded.table == current.table
 
 
@@ -86,7 +89,9 @@ def test_missing_then_back(tmp_path: Path) -> None:
     assert result.outcome is ReloadOutcome.MISSING and "still serving version" in result.message
     assert poller.poll(0.1) is None  # reported once, not every poll
     write_routes(path, B)
-    assert evaluate(poller.poll(0.2), current).outcome is ReloadOutcome.APPLIED
+    change = poller.poll(0.2)
+    assert change is not None
+    assert evaluate(change, current).outcome is ReloadOutcome.APPLIED
 
 
 @pytest.mark.parametrize(
@@ -106,6 +111,7 @@ def test_an_invalid_file_keeps_the_last_good_table(tmp_path: Path, content: byte
     current = load_routes(path)
     path.write_bytes(content)
     change = FilePoller(path, debounce=0.0, settled_digest=current.digest).poll(0.0)
+    assert change is not None
     result = evaluate(change, current)
     assert result.outcome is ReloadOutcome.INVALID and result.loaded is None
     assert message in result.message and f"still serving version {A.version}" in result.message
@@ -118,7 +124,9 @@ def test_a_changed_listen_applies_with_a_warning(tmp_path: Path) -> None:
     moved = make_table({"legacy": ["127.0.0.1:9092"], "target": ["127.0.0.1:9093"]},
                        [("moved.*", "route", "target")], default="legacy", listen="0.0.0.0:9999")
     write_routes(path, moved)
-    result = evaluate(FilePoller(path, debounce=0.0, settled_digest=current.digest).poll(0.0), current)
+    change = FilePoller(path, debounce=0.0, settled_digest=current.digest).poll(0.0)
+    assert change is not None
+    result = evaluate(change, current)
     assert result.outcome is ReloadOutcome.APPLIED and "only on restart" in result.message
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -21,9 +23,11 @@ from hypothesis import strategies as st
 from proxy.routetable import (
     COMMENT_KEY,
     ROUTES_FORMAT,
+    Action,
     Endpoint,
     RouteFileError,
     RouteRule,
+    RouteTable,
     build_table,
     content_version,
     glob_matches,
@@ -34,7 +38,7 @@ from proxy.routetable import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def rule(match: str, action: str = "route", cluster: str | None = "new", n: int = 1) -> RouteRule:
+def rule(match: str, action: Action = "route", cluster: str | None = "new", n: int = 1) -> RouteRule:
     return RouteRule(match=match, action=action, cluster=cluster, migration="m", entry=f"e{n}", source=f"s:{n}")
 
 
@@ -45,7 +49,7 @@ TABLE = build_table(
 )
 
 
-def doc(**changes) -> dict:
+def doc(**changes: Any) -> dict[str, Any]:
     """TABLE as file data, with top-level keys replaced (None removes a key)."""
     data = json.loads(route_file_text(TABLE))
     for key, value in changes.items():
@@ -56,7 +60,7 @@ def doc(**changes) -> dict:
     return data
 
 
-def problem(data, name: str = "gw.routes.json") -> str:
+def problem(data: object, name: str = "gw.routes.json") -> str:
     text = data if isinstance(data, str) else json.dumps(data)
     with pytest.raises(RouteFileError) as info:
         parse_route_file(text, name)
@@ -105,7 +109,7 @@ def test_provenance_listen_and_comment_do_not_change_the_version() -> None:
     ],
     ids=["default", "bootstrap", "tls", "rule-order", "rule-cluster"],
 )
-def test_everything_that_decides_changes_the_version(change) -> None:
+def test_everything_that_decides_changes_the_version(change: Callable[[RouteTable], RouteTable]) -> None:
     assert change(TABLE).version != TABLE.version
 
 
@@ -169,17 +173,17 @@ def test_a_null_cluster_on_a_fence_reads_as_none() -> None:
          "no-clusters", "typo", "unknown-key", "gateway-type", "empty-listen", "rules-type", "clusters-type",
          "clusters-empty", "comment-type", "hand-edited-version", "unknown-default"],
 )
-def test_the_loader_names_the_problem_and_where(data, expected: str) -> None:
+def test_the_loader_names_the_problem_and_where(data: object, expected: str) -> None:
     assert expected in problem(data)
 
 
-def _rules_case(edit) -> dict:
+def _rules_case(edit: Callable[[list[Any]], object]) -> dict[str, Any]:
     data = doc()
     edit(data["rules"])
     return data
 
 
-def _cluster_case(edit) -> dict:
+def _cluster_case(edit: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
     data = doc()
     edit(data["clusters"])
     return data
@@ -252,10 +256,11 @@ def test_the_model_is_consistent_and_immutable_by_construction() -> None:
     with pytest.raises(ValueError, match="at least one bootstrap"):
         Endpoint(bootstrap=())
     with pytest.raises(FrozenInstanceError):
-        TABLE.version = "x"  # type: ignore[misc]
+        TABLE.version = "x"  # type: ignore[misc]  # assigning a frozen field is the point
     with pytest.raises(TypeError):
-        TABLE.clusters["old"] = Endpoint(bootstrap=("evil:1",))  # type: ignore[index]
-    assert isinstance(TABLE.rules, tuple) and TABLE.format == ROUTES_FORMAT
+        TABLE.clusters["old"] = Endpoint(bootstrap=("evil:1",))  # type: ignore[index]  # a read-only mapping is the point
+    assert isinstance(TABLE.rules, tuple)  # at run time too: build_table was given a list
+    assert TABLE.format == ROUTES_FORMAT
 
 
 # ------------------------------------------------------------------------------------------

@@ -10,16 +10,17 @@ import re
 import struct
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.explain import explain
-from compiler.org import build_org
+from compiler.org import Org, build_org
 from compiler.validate import validate_specs
 from proxy.errors import ProtocolErrorCause as Cause
-from proxy.routetable import Endpoint, build_table, parse_route_file
+from proxy.routetable import Endpoint, RouteTable, build_table, parse_route_file
 from proxy.session import (
     HTTP_REFUSAL,
     Address,
@@ -59,7 +60,7 @@ def frame(client_id: str | None, version: int = 3, correlation_id: int = 1) -> b
     return encode_api_versions_request(version, correlation_id, client_id)
 
 
-def session(**kwargs) -> Session:
+def session(**kwargs: Any) -> Session:
     return Session(SERVICE, **kwargs)
 
 
@@ -81,6 +82,7 @@ def test_a_matching_rule_routes_to_its_cluster_and_forwards_the_frame_verbatim()
         << Close(Outcome.FORWARDED)
     )
     assert s.history == [Phase.AWAITING_FIRST_FRAME, Phase.ROUTED, Phase.CONNECTING, Phase.FORWARDING, Phase.CLOSED]
+    assert s.decision is not None and s.decision.rule is not None
     assert s.decision.rule.match == "billing.invoice-mailer.*"
     assert (s.client_id, s.cluster, s.upstream) == (MAILER, "governed", GOV1)
 
@@ -88,6 +90,7 @@ def test_a_matching_rule_routes_to_its_cluster_and_forwards_the_frame_verbatim()
 def test_an_unmatched_client_id_goes_to_the_default_cluster() -> None:
     s = session()
     assert Playbook(s) >> ClientData(frame("some-old-service")) << Dial("legacy-service", LEG1, False, 1, 3)
+    assert s.decision is not None
     assert s.decision.rule is None and s.decision.rule_name == "default"
 
 
@@ -206,6 +209,7 @@ def _refused(data: bytes) -> Close:
     out = s.handle(ClientData(data))
     assert s.phase is Phase.CLOSED and s.upstream is None
     assert not any(isinstance(c, Dial) for c in out)
+    assert isinstance(out[-1], Close)
     return out[-1]
 
 
@@ -232,6 +236,7 @@ def test_http_on_the_kafka_port_gets_a_readable_400_then_close() -> None:
     s = session()
     out = s.handle(ClientData(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
     assert out[0] == SendClient(HTTP_REFUSAL)
+    assert isinstance(out[1], Close)
     assert (out[1].outcome, out[1].cause) == (Outcome.MALFORMED, Cause.HTTP)
     assert HTTP_REFUSAL.startswith(b"HTTP/1.1 400 ")
 
@@ -267,6 +272,7 @@ def test_the_first_frame_bound_is_the_sessions_setting() -> None:
     big = encode_frame(encode_request_header(18, 3, 1, MAILER) + b"\x00" * 5000)
     small = Session(SERVICE, max_first_frame_size=1000)
     out = small.handle(ClientData(big[:4]))
+    assert isinstance(out[-1], Close)
     assert out[-1].cause is Cause.OVERSIZED
     assert Session(SERVICE, max_first_frame_size=6000).handle(ClientData(big[:4])) == []
 
@@ -357,13 +363,14 @@ def test_the_proxy_only_ever_dials_what_the_route_file_names(client_id: str) -> 
 
 
 @pytest.fixture(scope="module")
-def org():
+def org() -> Org:
     result = validate_specs(REPO / "specs")
     assert result.ok
+    assert result.specs is not None
     return build_org(result.specs)
 
 
-def _ids_for(table) -> list[str]:
+def _ids_for(table: RouteTable) -> list[str]:
     ids = ["", "x", "unknown.service.1", "billing", "billing.", "ads.", "notifications.api"]
     for rule in table.rules:
         ids += [rule.match.replace("*", fill) for fill in ("", "0", "7f9c4", "a.b.c", "*")]
@@ -372,7 +379,7 @@ def _ids_for(table) -> list[str]:
 
 
 @pytest.mark.parametrize("gateway", ["gw-service", "gw-ads"])
-def test_ferry_explain_and_the_proxy_agree_on_every_client_id(org, gateway: str) -> None:
+def test_ferry_explain_and_the_proxy_agree_on_every_client_id(org: Org, gateway: str) -> None:
     rendered = parse_route_file((ROUTES / f"{gateway}.routes.json").read_text(), gateway)
     compiled = next(g.table for g in org.gateways if g.table.gateway == gateway)
     assert rendered.version == compiled.version  # the committed file is what the specs render
@@ -380,13 +387,18 @@ def test_ferry_explain_and_the_proxy_agree_on_every_client_id(org, gateway: str)
         s = Session(rendered)
         out = s.handle(ClientData(frame(client_id)))
         (line,) = explain(org, client_id, gateway)
+        decision = s.decision
+        assert decision is not None
         if s.outcome is Outcome.FENCED:
             assert "REFUSED (fence)" in line, (client_id, line)
-            assert f"rule #{s.decision.index + 1} `{s.decision.rule.match}`" in line
-        elif s.decision.rule is None:
+            assert decision.rule is not None and decision.index is not None
+            assert f"rule #{decision.index + 1} `{decision.rule.match}`" in line
+        elif decision.rule is None:
             assert f"matches no rule -> default cluster {s.cluster} " in line, (client_id, line)
         else:
-            assert f"rule #{s.decision.index + 1} `{s.decision.rule.match}`" in line, (client_id, line)
+            assert decision.index is not None
+            assert f"rule #{decision.index + 1} `{decision.rule.match}`" in line, (client_id, line)
             assert f"-> cluster {s.cluster} " in line
+            assert s.cluster is not None
             first = rendered.clusters[s.cluster].bootstrap[0]
             assert out == [Dial(s.cluster, parse_address(first), False, 1, len(rendered.clusters[s.cluster].bootstrap))]

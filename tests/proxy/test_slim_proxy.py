@@ -24,10 +24,10 @@ import tomllib
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from proxy_clusters import Cluster
 from proxy_harness import make_table, write_routes
 from sandbox.clients import Record, consume, create_topic, fetch_metadata, produce
 from sandbox.proxyproc import start_proxy
@@ -128,7 +128,7 @@ def _clean_env() -> dict[str, str]:
 
 
 @pytest.mark.kafka
-def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, kafka: dict[str, Any]) -> None:
+def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, kafka: dict[str, Cluster]) -> None:
     venv = _slim_venv(tmp_path)
     python = str(venv / "bin" / "python")
     listed = subprocess.run([python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
