@@ -16,7 +16,6 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from proxy_clusters import Cluster  # noqa: E402
-from sandbox.cluster import KafkaNode  # noqa: E402
 
 SCRAM_USER = ("admin", "admin-secret")
 
@@ -59,27 +57,3 @@ def dead_address() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"127.0.0.1:{port}"
-
-
-# Until the shared fixture lives in tests/conftest.py (it is moving there from
-# tests/sandbox/conftest.py), provide the same one here so this folder runs on its own.
-if "def sandbox_nodes" not in (HERE.parent / "conftest.py").read_text():
-
-    @pytest.fixture(scope="session")
-    def sandbox_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KafkaNode]]:
-        from sandbox.brokerconfig import SecurityMode
-        from sandbox.cluster import start_all
-        from sandbox.jars import ensure_kafka_lib
-
-        lib = ensure_kafka_lib()
-        base = tmp_path_factory.mktemp("kafka")
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        nodes = {
-            "legacy": KafkaNode(f"pytest-{worker}-proxy-legacy", base_dir=base / "legacy", lib_dir=lib),
-            "target": KafkaNode(f"pytest-{worker}-proxy-target", base_dir=base / "target",
-                                security=SecurityMode.SCRAM, lib_dir=lib),
-        }
-        start_all(list(nodes.values()))
-        yield nodes
-        for node in nodes.values():
-            node.stop()
