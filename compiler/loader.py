@@ -133,7 +133,9 @@ class RawDocument:
 _NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_SPECIAL_FLOAT = {f"{sign}.{word}": float(f"{sign}inf") for sign in ("", "+", "-") for word in ("inf", "Inf", "INF")}
+_SPECIAL_FLOAT.update({f".{word}": float("nan") for word in ("nan", "NaN", "NAN")})
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -151,7 +153,7 @@ def _scalar(value: str, style: str | None) -> Any:
             return value
     if _FLOAT.fullmatch(value):
         return float(value)
-    return value
+    return _SPECIAL_FLOAT.get(value, value)  # `.inf`, `.nan`: YAML's spelling, not Python's
 
 
 def _tag_name(tag: str) -> str:
