@@ -57,7 +57,8 @@ from sandbox.demo.spec_edits import cut_over_group, cut_over_producer, keep_only
 from sandbox.demo.tally import Counts, Tally
 from sandbox.demo.traffic import ConsumerInstance, Instance, ProducerInstance
 from sandbox.demo.view import summary_line
-from sandbox.errors import SandboxError, SandboxTimeout
+from sandbox.errors import SandboxError
+from sandbox.mm2 import wait_until
 
 # Messages/s each producer writes (and its group reads again): ~360/s through the clients in all.
 # The migrating producer stays at 15/s per partition: MirrorMaker 2 checkpoints every 5 s (the
@@ -126,17 +127,6 @@ def signals_deferred(note: Callable[[], None]) -> Iterator[list[int]]:
 
 
 # ---- the walk
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise SandboxTimeout(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -306,11 +296,12 @@ class Demo:
                                                    list(cast.producer_topics), self.legacy_config, tally, self.rate))
             consumer = self.start(ConsumerInstance(legacy_group_id, f"group {cast.group}", list(cast.group_topics),
                                                    self.legacy_config, tally, cast.group))
-            wait_for(lambda: consumer.first_at, CLIENT_WAIT_SECONDS, f"{legacy_group_id} to receive on {cast.source}")
+            wait_until(lambda: consumer.first_at, timeout=CLIENT_WAIT_SECONDS,
+                       what=f"{legacy_group_id} to receive on {cast.source}")
             self.screen.activity(f"step 1/3 mirroring: waiting for MirrorMaker 2 to translate {cast.group}'s offsets "
                                  f"to {cast.target} (it lists groups every refresh.groups.interval)")
-            wait_for(lambda: all(self.target_offsets().values()), MIRROR_WAIT_SECONDS,
-                     f"MirrorMaker 2 to translate {cast.group}'s offsets to {cast.target}", interval=1.0)
+            wait_until(lambda: all(self.target_offsets().values()), timeout=MIRROR_WAIT_SECONDS,
+                       what=f"MirrorMaker 2 to translate {cast.group}'s offsets to {cast.target}", interval=1.0)
             self.screen.event(f"MirrorMaker 2 translates {cast.group}'s offsets onto "
                               f"{', '.join(cast.group_topics_new)}")
         self.steps_done = self.monitor.done = 1
@@ -332,7 +323,7 @@ class Demo:
                 return ok
 
             try:
-                wait_for(gates_ok, GATES_WAIT_SECONDS, f"preflight gates for {cast.group}", interval=1.0)
+                wait_until(gates_ok, timeout=GATES_WAIT_SECONDS, what=f"preflight gates for {cast.group}", interval=1.0)
             except SandboxError as exc:
                 raise SandboxError(f"{exc}: {last[0]}") from None
             self.screen.event(f"preflight: {last[0]}")
@@ -341,7 +332,8 @@ class Demo:
             self.merged()
             consumer = self.start(ConsumerInstance(new_group_id, f"group {cast.group}", list(cast.group_topics_new),
                                                    self.target_config, tally, cast.group))
-            wait_for(lambda: consumer.first_at, CLIENT_WAIT_SECONDS, f"{new_group_id} to receive on {cast.target}")
+            wait_until(lambda: consumer.first_at, timeout=CLIENT_WAIT_SECONDS,
+                       what=f"{new_group_id} to receive on {cast.target}")
             self.screen.event(f"{new_group_id} consumes {', '.join(cast.group_topics_new)} on {cast.target}")
         self.steps_done = self.monitor.done = 2
 
@@ -357,7 +349,8 @@ class Demo:
             producer = self.start(ProducerInstance(new_producer_id, f"producer {cast.producer}",
                                                    list(cast.producer_topics_new), self.target_config, tally,
                                                    self.rate))
-            wait_for(lambda: producer.first_at, CLIENT_WAIT_SECONDS, f"{new_producer_id} to write on {cast.target}")
+            wait_until(lambda: producer.first_at, timeout=CLIENT_WAIT_SECONDS,
+                       what=f"{new_producer_id} to write on {cast.target}")
             self.screen.event(f"{new_producer_id} writes {', '.join(cast.producer_topics_new)} on {cast.target}")
             time.sleep(BOTH_WRITERS_SECONDS)
         self.steps_done = self.monitor.done = 3
@@ -369,7 +362,8 @@ class Demo:
             for instance in producers:
                 self.stop(instance)
             try:
-                wait_for(lambda: tally.counts().pending == 0, DRAIN_SECONDS, "the groups to receive every message")
+                wait_until(lambda: tally.counts().pending == 0, timeout=DRAIN_SECONDS,
+                           what="the groups to receive every message")
             except SandboxError as exc:
                 self.screen.event(f"{exc}: still missing e.g. {', '.join(tally.pending_sample())}")
             for instance in [i for i in self.monitor.instances if not i.stopped]:
