@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from .credentials import redact
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -35,6 +37,11 @@ class Diagnostic:
     message: str
     severity: Severity = Severity.ERROR
     related: tuple[tuple[Position, str], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # The one choke point: whatever a pass quotes, no format can print a credential.
+        object.__setattr__(self, "message", redact(self.message))
+        object.__setattr__(self, "related", tuple((pos, redact(note)) for pos, note in self.related))
 
     @property
     def is_error(self) -> bool:

@@ -126,6 +126,7 @@ class RawDocument:
     file: str  # display path
     data: Any
     source: SourceMap
+    text: str = ""  # the file as read: the secrets pass also scans what is not data (comments)
 
 
 # YAML 1.2 core schema for plain scalars. Everything else is a string: timestamps, `yes`,
@@ -371,7 +372,7 @@ def _build(text: str, file: str, fast: bool) -> tuple[RawDocument | None, list[D
             data = builder.build(iter(YAML(typ="rt").parse(text)).__next__)
     except _Stop:
         return None, builder.diagnostics
-    return RawDocument(Path(file), file, data, source), builder.diagnostics
+    return RawDocument(Path(file), file, data, source, text), builder.diagnostics
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:

@@ -156,7 +156,7 @@ def build_specs(tree: SpecTree) -> tuple[Specs | None, list[Diagnostic]]:
                 Diagnostic(doc.source.at(()), "schema", "document: expected a mapping of keys at the top level")
             )
             continue
-        value, diags = validate_document(doc, model, {p for p, _ in secrets})
+        value, diags = validate_document(doc, model, {p for p, _ in secrets if p is not None})
         diagnostics.extend(diags)
         if value is not None:
             models[idx] = value

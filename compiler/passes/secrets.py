@@ -1,8 +1,22 @@
-"""Pass `secrets`: no credential is ever written into a spec.
+"""Pass `secrets`: no credential is ever written into a spec, not even in a comment.
 
 Specs name Kubernetes Secrets; they never hold what is inside one. Runs on the raw YAML
 (before the schema) so that a `password:` key is reported as a leaked secret, not as an
-unknown key, and the schema pass does not report it again.
+unknown key, and the schema pass does not report it again (nor quote the value).
+
+Three ways a credential is found, each reported once, at the place to edit:
+
+* by key: a key that names a credential (`password`, `token`, `sasl.jaas.config`, …) holds
+  a value; `secret:` holds something that is not a Secret *name*;
+* by shape, in every string of the file, keys included, whatever the key: the shapes of
+  `compiler.credentials` (detect-secrets' plugins: JWTs, GitHub/AWS/Slack/… tokens, PEM
+  private keys, `scheme://user:password@host`; ours: `user:password@host` without a scheme,
+  `Bearer <token>`, `password=…`), and a Kafka JAAS login string;
+* in the file's text outside the data: comments (a comment in a pull request stays in git
+  history like any value), and values the loader dropped (a duplicate key's).
+
+Messages name the kind found and never the value (`compiler.credentials.redact` masks any
+value a message quotes, in every pass).
 
 Passing::
 
@@ -13,6 +27,9 @@ Failing::
     security: {password: hunter2}                          # inline-secret at `password`
     sasl.jaas.config: '... ScramLoginModule required username="u" password="p";'
     secret: "s3cr3t value!"                                 # not a Secret *name*
+    bootstrap: [mm2:hunter2@kafka-1:9092]                  # user:password in a host address
+    description: deploy with ghp_…                          # GitHub Token
+    # token for CI: eyJhbGciOi…                             # JSON Web Token, in a comment
 """
 
 from __future__ import annotations
@@ -21,7 +38,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..diagnostics import Diagnostic
+from .. import credentials
+from ..diagnostics import Diagnostic, Position
 from ..loader import PathKey, RawDocument
 
 ID = "secrets"
@@ -31,15 +49,14 @@ _SECRET_KEY = re.compile(
     r"credentials?|client[_-]?secret|bearer)$",
     re.IGNORECASE,
 )
-_SECRET_VALUE = [
-    (re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.IGNORECASE), "a JAAS login string"),
-    (re.compile(r"\bpassword\s*=", re.IGNORECASE), "a password assignment"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
-    (re.compile(r"^Bearer\s+\S+", re.IGNORECASE), "a bearer token"),
-    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a URL with user:password"),
-]
+# Kafka's own credential-bearing string, whatever is inside it (an OAuth client secret, …).
+_JAAS = re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _HOW = "reference the credential by Kubernetes Secret name (`secret: <name>`) instead"
+_COMMENT = re.compile(r"(^|\s)#", re.MULTILINE)
+
+# Mappings whose keys are names the user chose (a topic called `auth-token` is no secret).
+_NAME_MAPS = {"clusters", "gateways", "topics", "consumer_groups", "producers"}
 
 
 def _walk(data: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
@@ -52,15 +69,37 @@ def _walk(data: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
             yield from _walk(v, (*path, i))
 
 
-# Mappings whose keys are names the user chose (a topic called `auth-token` is no secret).
-_NAME_MAPS = {"clusters", "gateways", "topics", "consumer_groups", "producers"}
+def _shapes(text: str) -> str | None:
+    """The kinds of credential in `text`, in words, or None."""
+    found = credentials.find(text)
+    if found:
+        return credentials.kinds(found)
+    return "JAAS login string" if _JAAS.search(text) else None
 
 
-def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey, Diagnostic]]:
-    found: list[tuple[PathKey, Diagnostic]] = []
+def _held(kind: str, where: str) -> str:
+    return f"{where} holds a credential ({kind}); {_HOW}, and rotate the leaked value"
+
+
+def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey | None, Diagnostic]]:
+    """Every credential in one document: (its data path, or None outside the data; diagnostic)."""
+    found: list[tuple[PathKey | None, Diagnostic]] = []
+    # The shapes are searched in each string only when the file's text could hold one: one
+    # prefilter search per file instead of one per string. A backslash (a double-quoted
+    # escape) can spell a credential the text does not show, so it sends every string too.
+    text_hits = credentials.find(doc.text) if doc.text else []
+    by_shape = bool(text_hits) or "\\" in doc.text or not doc.text or bool(_JAAS.search(doc.text))
+    strings: list[str] = []
     for path, value in _walk(doc.data, ()):
         key = path[-1] if path and isinstance(path[-1], str) else None
+        if isinstance(value, str):
+            strings.append(value)
         is_name = len(path) >= 2 and path[-2] in _NAME_MAPS
+        if key is not None:
+            strings.append(key)
+            kind = _shapes(key) if by_shape else None
+            if kind:
+                found.append((path, Diagnostic(doc.source.key_at(path), "inline-secret", _held(kind, "this key"))))
         if key is not None and not is_name and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
             found.append(
                 (
@@ -73,7 +112,12 @@ def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey, Diagnostic]]:
                 )
             )
             continue
-        if key in ("secret", "truststore_secret") and isinstance(value, str) and not _SECRET_NAME.match(value):
+        if not isinstance(value, str):
+            continue
+        kind = _shapes(value) if by_shape else None
+        if kind:
+            found.append((path, Diagnostic(doc.source.at(path), "inline-secret", _held(kind, "this value"))))
+        elif key in ("secret", "truststore_secret") and not _SECRET_NAME.match(value):
             found.append(
                 (
                     path,
@@ -86,19 +130,32 @@ def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey, Diagnostic]]:
                     ),
                 )
             )
-            continue
-        if isinstance(value, str):
-            for pattern, what in _SECRET_VALUE:
-                if pattern.search(value):
-                    found.append(
-                        (
-                            path,
-                            Diagnostic(
-                                doc.source.at(path),
-                                "inline-secret",
-                                f"this value looks like {what}; {_HOW}, and rotate the leaked value",
-                            ),
-                        )
-                    )
-                    break
+    found.extend((None, d) for d in _outside_data(doc, text_hits, strings))
     return found
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def _outside_data(doc: RawDocument, hits: list[credentials.Found], strings: list[str]) -> Iterator[Diagnostic]:
+    """Credentials in the file's text that no string of the data holds: in comments, or in
+    values the loader dropped. (Whitespace is ignored in the comparison: a PEM key in a
+    block scalar is indented in the text, not in the value.)"""
+    if not hits:
+        return
+    data = _squash("\0".join(strings))
+    for hit in hits:
+        if _squash(hit.secret) in data:
+            continue  # reported (or covered by its key) above
+        line_start = doc.text.rfind("\n", 0, hit.start) + 1
+        line = doc.text.count("\n", 0, hit.start) + 1
+        pos = Position(doc.file, line, hit.start - line_start + 1)
+        if _COMMENT.search(doc.text, line_start, hit.start):
+            yield Diagnostic(
+                pos, "inline-secret",
+                f"this comment holds a credential ({hit.kind}); a comment in a pull request stays in git "
+                f"history: remove it, {_HOW.removesuffix(' instead')}, and rotate the leaked value",
+            )
+        else:
+            yield Diagnostic(pos, "inline-secret", _held(hit.kind, "this text"))
