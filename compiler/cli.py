@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .credentials import redact
 from .diagnostics import FORMATTERS, format_text
 from .explain import explain as explain_client
 from .jsonschema import spec_schemas
@@ -83,7 +84,7 @@ def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
 def plan(specs_dir: Path, out_dir: Path, fmt: str) -> None:
     """Describe what the specs change compared with the committed OUT."""
     files = render_org(build_org(_validated(specs_dir)))
-    click.echo(format_plan(plan_changes(read_tree(out_dir), files), fmt), nl=False)
+    click.echo(redact(format_plan(plan_changes(read_tree(out_dir), files), fmt)), nl=False)
 
 
 @click.command()
@@ -96,7 +97,7 @@ def explain(client_id: str, specs_dir: Path, gateway: str | None) -> None:
     if gateway and gateway not in {g.table.gateway for g in org.gateways}:
         raise click.BadParameter(f"unknown gateway {gateway!r}", param_hint="--gateway")
     for line in explain_client(org, client_id, gateway):
-        click.echo(line)
+        click.echo(redact(line))
 
 
 @click.command()

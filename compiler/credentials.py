@@ -21,12 +21,16 @@ that quotes a value can never carry the credential into a CI log, whatever pass 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 MASK = "****"
+
+# What documentation writes where a password goes (`user:password@host`, `password="<secret>"`,
+# a value masked by us): not a credential, so prose that explains the rule passes.
+_PLACEHOLDER = re.compile(r"(\*+|x+|password|passwd|pass|pwd|secret|<[^>]*>|\$\{[^}]*\}|\{\{.*\}\})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,17 @@ def _own_detectors() -> list[Any]:
         # trying the pattern at every character (40x faster on a spec's text).
         denylist = (re.compile(r":(?<=[^\s:/@,;\[\](){}'\"=]:)(?<!mailto:)([^\s/@,;'\"]+)@(?=[\w\[])"),)
 
+        def analyze_string(self, string: str) -> Generator[str, None, None]:
+            yield from (s for s in super().analyze_string(string) if not _PLACEHOLDER.fullmatch(s))
+
     class BearerDetector(RegexBasedDetector):
-        """An opaque bearer token (a JWT is the library's JwtTokenDetector)."""
+        """An opaque bearer token (a JWT is the library's JwtTokenDetector); a token has a digit,
+        so `Bearer authentication` in prose is not one."""
 
         secret_type = "Bearer token"
         denylist = (
-            re.compile(r"earer(?<=[Bb]earer)\s+([A-Za-z0-9._~+/=-]{8,})"),
-            re.compile(r"EARER(?<=BEARER)\s+([A-Za-z0-9._~+/=-]{8,})"),
+            re.compile(r"earer(?<=[Bb]earer)\s+(?=[A-Za-z0-9._~+/=-]*[0-9])([A-Za-z0-9._~+/=-]{8,})"),
+            re.compile(r"EARER(?<=BEARER)\s+(?=[A-Za-z0-9._~+/=-]*[0-9])([A-Za-z0-9._~+/=-]{8,})"),
         )
 
     class PasswordAssignmentDetector(RegexBasedDetector):
@@ -66,6 +74,9 @@ def _own_detectors() -> list[Any]:
             re.compile(r"""ass(?<=[Pp]ass)(?:word|wd)?\s*=\s*(?:"([^"\s]+)"|([^"\s;,]+))"""),
             re.compile(r"""ASS(?<=PASS)(?:WORD|WD)?\s*=\s*(?:"([^"\s]+)"|([^"\s;,]+))"""),
         )
+
+        def analyze_string(self, string: str) -> Generator[str, None, None]:
+            yield from (s for s in super().analyze_string(string) if not _PLACEHOLDER.fullmatch(s))
 
     class GitHubFineGrainedDetector(RegexBasedDetector):
         """GitHub fine-grained personal access tokens (`github_pat_…`)."""
@@ -102,6 +113,7 @@ def _detectors() -> list[Any]:
     return plugins + _own_detectors()
 
 
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_+/=.-]*")
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]*-----|END[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*")
 
 
@@ -125,7 +137,8 @@ def _spans(plugin: Any, text: str) -> Iterator[tuple[int, int]]:
 
 
 def find(text: str) -> list[Found]:
-    """Every credential in `text`, leftmost first (of overlapping findings, the longest)."""
+    """Every credential in `text`, leftmost (then longest) first. Findings may overlap: a JWT
+    after `Bearer` is both a JSON Web Token and a Bearer token."""
     found: list[Found] = []
     for plugin in _detectors():
         for start, match_end in _spans(plugin, text):
@@ -133,13 +146,12 @@ def find(text: str) -> list[Found]:
             if plugin.secret_type == "Private Key":  # the marker line is the match; hide the key too
                 tail = _PEM_END.search(text, match_end)
                 end = tail.end() if tail else len(text)
+            # A token goes on as far as its characters do (the JWT pattern stops lazily
+            # before the signature; a fixed-length pattern may stop inside a longer token).
+            end = _TOKEN_TAIL.match(text, end).end()  # type: ignore[union-attr]  # matches empty
             found.append(Found(plugin.secret_type, text[start:end], start))
     found.sort(key=lambda f: (f.start, -len(f.secret)))
-    kept: list[Found] = []
-    for f in found:
-        if not kept or f.start >= kept[-1].start + len(kept[-1].secret):
-            kept.append(f)
-    return kept
+    return found
 
 
 def kinds(found: Iterable[Found]) -> str:
@@ -150,10 +162,11 @@ def kinds(found: Iterable[Found]) -> str:
 
 def _masked(text: str, found: list[Found]) -> Iterator[str]:
     at = 0
-    for f in found:
-        yield text[at:f.start]
-        yield MASK
-        at = f.start + len(f.secret)
+    for f in found:  # sorted by start; an overlap extends the masked stretch
+        if f.start >= at:
+            yield text[at:f.start]
+            yield MASK
+        at = max(at, f.start + len(f.secret))
     yield text[at:]
 
 
