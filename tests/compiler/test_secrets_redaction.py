@@ -9,8 +9,10 @@ cannot leak it, and `ferry explain` / `ferry plan` output goes through the same 
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,14 @@ import pytest
 from compiler.credentials import MASK, find, redact
 from compiler.diagnostics import FORMATTERS, Diagnostic, Position
 from compiler.validate import validate_specs
-from tests.compiler.test_cases import CASES, FERRY, build_tree
 
+# The acceptance cases' tree builder. Imported by name at run time: a static import of
+# test_cases gives the file two module names (mypy sees `test_cases`, pytest's importlib mode
+# only `tests.compiler.test_cases`), which mypy refuses.
+_acceptance = importlib.import_module("tests.compiler.test_cases")
+build_tree: Callable[[Path, Path], Path] = _acceptance.build_tree
+CASES: Path = _acceptance.CASES
+FERRY: Path = _acceptance.FERRY
 PLANTED = "planted-secrets.txt"
 
 
