@@ -95,10 +95,24 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
         return f"missing required key `{loc[-1]}`; add it"
     msg: str = err["msg"]
     msg = msg.removeprefix("Value error, ")
+    if kind == "int_parsing_size":
+        msg = f"{msg}; write a whole number of at most 4,300 digits (Python's int parsing bound)"
     got = err.get("input")
     if kind not in ("model_type", "dict_type") and isinstance(got, (str, int, float, bool)):
-        return f"{msg} (got {got!r})"
+        return f"{msg} (got {_quoted(got)})"
     return msg
+
+
+#: A quoted value longer than this is cut: a diagnostic names the value, it does not reprint a
+#: 5,000-digit number or a pasted blob into the CI log.
+_MAX_QUOTED = 60
+
+
+def _quoted(value: str | int | float | bool) -> str:
+    text = repr(value)
+    if len(text) <= _MAX_QUOTED:
+        return text
+    return f"{text[:_MAX_QUOTED]}… ({len(str(value)):,} characters)"
 
 
 def validate_document(
