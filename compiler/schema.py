@@ -96,7 +96,7 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     msg: str = err["msg"]
     msg = msg.removeprefix("Value error, ")
     if kind == "int_parsing_size":
-        msg = f"{msg}; write a whole number of at most 4,300 digits (Python's int parsing bound)"
+        msg = f"{msg}; use a whole number of at most 4,300 digits (Python's int parsing bound)"
     got = err.get("input")
     if kind not in ("model_type", "dict_type") and isinstance(got, (str, int, float, bool)):
         return f"{msg} (got {_quoted(got)})"
