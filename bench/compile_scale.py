@@ -1,11 +1,22 @@
-"""Time validate+render on a synthetic org at the seed's scale and at 10x.
+"""Time validate+render on a synthetic org at the seed's scale and at 10x, and validate on two
+adversarial orgs.
 
 Seed scale (the talk): 13 clusters, ~1,100 topics, ~2,000 consumer groups with client-id
-patterns. The baseline measured in the same run is the seed-scale time, so the last line
-also gives the growth ratio (10x data / seed time; ~10 means linear).
+patterns. The baseline measured in the same run is the seed-scale time, so the output also
+gives the growth ratio (10x data / seed time; ~10 means linear).
+
+Adversarial profiles, each the seed org plus one hostile shape:
+
+* shared_prefix: one team adds 2,500 consumer groups whose 5,000 client-id patterns all
+  start with one long literal prefix (`ads.realtime-bidding-auction-worker.`) and differ
+  only after the first wildcard, so bucketing by literal prefix alone puts them in one
+  bucket (validate + render; the org is valid).
+* misspelt: 2,000 topics moved from one legacy cluster and 2,000 consumer groups each
+  reading a misspelt one of them, so every one gets a "did you mean" (validate only: the
+  org is invalid by design; all 2,000 unknown-topic errors must be reported).
 
     python bench/compile_scale.py            # prints per-stage timings and, last:
-    compile_scale seed_s=<float> x10_s=<float>
+    compile_scale seed_s=<float> x10_s=<float> shared_prefix_s=<float> misspelt_s=<float>
 """
 
 from __future__ import annotations
@@ -74,6 +85,64 @@ def write_org(root: Path, scale: int) -> dict[str, int]:
     return counts
 
 
+SHARED_PREFIX = "ads.realtime-bidding-auction-worker."
+SHARED_PREFIX_GROUPS = 2_500  # two patterns each: 5,000 patterns with one literal prefix
+MISSPELT_TEAMS = 200  # x 10 topics = 2,000 known topics on one source, x 10 misspelt reads
+
+
+def write_shared_prefix(root: Path) -> dict[str, int]:
+    counts = write_org(root, 1)
+    topics = [f"ads-bids-{i}" for i in range(TOPICS_PER_TEAM)]
+    out = ["team: ads", "owners: [owner@example.com]", "source: legacy-0", "target: governed",
+           "gateway: gw-0", "status: active", "topics:"]
+    out += [f"  {legacy}: ads.bids{i}.placed.v1" for i, legacy in enumerate(topics)]
+    out.append("consumer_groups:")
+    for g in range(SHARED_PREFIX_GROUPS):
+        # `*` then a distinct literal tail, and `?` then a distinct literal tail: the literal
+        # prefixes are all equal, the tails tell them apart.
+        out += [f"  ads-bidder-{g}:", f"    topics: [{topics[g % TOPICS_PER_TEAM]}]",
+                f"    client_ids: ['{SHARED_PREFIX}*-shard{g:04d}', '{SHARED_PREFIX}?-replica{g:04d}']"]
+    (root / "migrations" / "ads").mkdir()
+    (root / "migrations" / "ads" / "bidding.yaml").write_text("\n".join(out) + "\n")
+    counts["topics"] += len(topics)
+    counts["groups"] += SHARED_PREFIX_GROUPS
+    counts["patterns"] += 2 * SHARED_PREFIX_GROUPS
+    return counts
+
+
+def misspell(word: str, k: int) -> str:
+    """A typical typo of `word`: a dropped, doubled or swapped letter (varies with k)."""
+    i = k % (len(word) - 1)
+    match k % 3:
+        case 0:
+            return word[:i] + word[i + 1 :]
+        case 1:
+            return word[:i] + word[i] + word[i:]
+        case _:
+            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def write_misspelt(root: Path) -> dict[str, int]:
+    counts = write_org(root, 1)
+    for t in range(MISSPELT_TEAMS):
+        team = f"typo{t}"
+        topics = [f"typo{t}-clicks-{i}" for i in range(TOPICS_PER_TEAM)]
+        out = [f"team: {team}", "owners: [owner@example.com]", "source: legacy-0", "target: governed",
+               "gateway: gw-0", "status: active", "topics:"]
+        out += [f"  {legacy}: {team}.click{i}.seen.v1" for i, legacy in enumerate(topics)]
+        out.append("consumer_groups:")
+        for g in range(len(topics)):
+            wrong = f"typo{t}-{misspell('clicks', t * TOPICS_PER_TEAM + g)}-{g}"
+            out += [f"  {team}-group-{g}:", f"    topics: [{wrong}]", f"    client_ids: ['{team}.reader{g}.*']"]
+        (root / "migrations" / team).mkdir()
+        (root / "migrations" / team / "clicks.yaml").write_text("\n".join(out) + "\n")
+        counts["topics"] += len(topics)
+        counts["groups"] += len(topics)
+        counts["patterns"] += len(topics)
+        counts["misspelt"] = counts.get("misspelt", 0) + len(topics)
+    return counts
+
+
 def timed(root: Path) -> tuple[float, float, int]:
     t0 = time.perf_counter()
     result = validate_specs(root)
@@ -82,6 +151,18 @@ def timed(root: Path) -> tuple[float, float, int]:
     files = render_specs(result.specs)
     t2 = time.perf_counter()
     return t1 - t0, t2 - t1, len(files)
+
+
+def timed_invalid(root: Path, expected: int) -> float:
+    t0 = time.perf_counter()
+    result = validate_specs(root)
+    elapsed = time.perf_counter() - t0
+    unknown = [d for d in result.diagnostics if d.code == "unknown-topic"]
+    others = [str(d) for d in result.diagnostics if d.code != "unknown-topic" and d.is_error]
+    assert len(unknown) == expected and not others, others[:5]
+    unhelped = [str(d) for d in unknown if "did you mean" not in d.message]
+    assert not unhelped, unhelped[:3]
+    return elapsed
 
 
 def main() -> None:
@@ -97,7 +178,29 @@ def main() -> None:
                 f"13 clusters -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files)"
             )
     print(f"growth x10/seed = {figures['x10'] / figures['seed']:.1f} (10.0 = linear)")
-    print(f"compile_scale seed_s={figures['seed']:.3f} x10_s={figures['x10']:.3f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "specs"
+        counts = write_shared_prefix(root)
+        v, r, n = timed(root)
+        figures["shared_prefix"] = v + r
+        print(
+            f"shared_prefix: seed org + {2 * SHARED_PREFIX_GROUPS} patterns starting {SHARED_PREFIX!r} "
+            f"({counts['patterns']} patterns in all) -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "specs"
+        counts = write_misspelt(root)
+        v = timed_invalid(root, counts["misspelt"])
+        figures["misspelt"] = v
+        print(
+            f"misspelt: seed org + {counts['misspelt']} misspelt topic reads against "
+            f"{MISSPELT_TEAMS * TOPICS_PER_TEAM} topics moved from legacy-0 -> validate {v:.2f}s "
+            f"({counts['misspelt']} unknown-topic errors, each with a suggestion)"
+        )
+    print(
+        f"compile_scale seed_s={figures['seed']:.3f} x10_s={figures['x10']:.3f} "
+        f"shared_prefix_s={figures['shared_prefix']:.3f} misspelt_s={figures['misspelt']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,16 +11,45 @@ common string, one character at a time:
 * q[j] == '*'                     -> symmetric
 * two single-character atoms      -> compatible ('?' or equal literals): (i+1, j+1)
 
-`OverlapIndex` avoids comparing all pairs: a common string starts with both patterns'
-literal prefixes (the text before the first wildcard), so one prefix must be a prefix of
-the other; and likewise for literal suffixes. Patterns are bucketed by prefix; each
-pattern is compared only with patterns whose prefix is one of its own prefixes, then
-filtered by suffix, then decided exactly. With policy-conforming ids (team and service are
-literal) the candidate sets stay tiny and the whole check is near-linear.
+`OverlapIndex` finds every overlapping pair without comparing all pairs, also when
+thousands of patterns share one long literal prefix. Split a glob at its stars into a *head*
+(before the first `*`), middle parts and a *tail* (after the last `*`); a star-free glob is
+all head and all tail. Two atoms are compatible when equal or one is `?`, two runs when
+compatible atom by atom where both have one. Then, exactly:
+
+* two starred globs overlap iff their heads are compatible from the start and their tails
+  from the end. (If so, take H = the heads merged, T = the tails merged, and the string
+  H + P's middle parts + Q's middle parts + T: P's first star absorbs the rest of H, its
+  last star Q's middle parts and the front of T, and Q likewise.)
+* two star-free globs overlap iff they have one length and are compatible;
+* a star-free glob against a starred one: the head and tail conditions are necessary (the
+  star-free glob long enough for the other's head, and for its tail), the DP above decides.
+
+The index needs globs compatible at both ends, and bounds them by literal parts. Call a
+glob's *head literal* the text of its head before the first `?`, its *tail literal* the
+text of its tail after the last `?`. Compatible heads have head literals of which one starts
+the other (both are literal up to the shorter one), and likewise tails, at the end. So for
+two globs P and Q that may overlap, at each end Q's literal is either a prefix of P's
+(including equal: Q is an *ancestor* of P there) or strictly extends it. For each P the
+index lists the Qs that are
+
+* ancestors at both ends: one dict lookup per pair of P's literal prefixes that occur
+  (heads x tails, usually a handful);
+* an ancestor at the head and strictly longer at the tail: for each head-ancestor literal,
+  a range of that bucket's tail literals sorted (bisect);
+* strictly longer at the head and an ancestor at the tail: the mirror image.
+
+A Q strictly longer at both ends is not listed from P: P is an ancestor of Q at both ends,
+so Q's own query lists P. Every candidate is literal-compatible at both ends, which globs
+sharing a long prefix are not when their tails differ (or the reverse), so the work is
+near-linear in the globs plus the overlaps found, whatever the shared prefix. What the
+literal parts cannot see are globs told apart only between wildcards (`svc.?0001?` against
+`svc.?0002?`): those are compared pairwise, exactly, at the cost of the pairs.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -73,38 +102,103 @@ class Overlap(Generic[K]):
     second: tuple[str, K]
 
 
+def _compatible(a: str, b: str) -> bool:
+    """The two atom runs are compatible position by position (over the shorter one)."""
+    return a.startswith(b) or b.startswith(a) or all(x == y or "?" in (x, y) for x, y in zip(a, b, strict=False))
+
+
+def _literal(key: str) -> str:
+    """The text before the first `?` (keys hold no `*`)."""
+    cut = key.find("?")
+    return key if cut < 0 else key[:cut]
+
+
+@dataclass(frozen=True)
+class _Glob:
+    pattern: str
+    head: str  # before the first `*`: the whole pattern when star-free
+    rtail: str  # after the last `*`, reversed: the whole pattern reversed when star-free
+    starred: bool
+
+    @classmethod
+    def of(cls, pattern: str) -> _Glob:
+        parts = pattern.split("*")
+        return cls(pattern, parts[0], parts[-1][::-1], len(parts) > 1)
+
+    @property
+    def ends(self) -> tuple[str, str]:
+        """Head literal and reversed tail literal."""
+        return _literal(self.head), _literal(self.rtail)
+
+
+class _Sorted:
+    """Glob ids sorted by one end's literal: a range query for literals extending a given one."""
+
+    def __init__(self, pairs: list[tuple[str, int]]):
+        pairs.sort()
+        self.keys = [k for k, _ in pairs]
+        self.ids = [i for _, i in pairs]
+
+    def strictly_extending(self, lit: str) -> list[int]:
+        # Cutting sorted keys to len(lit) keeps them sorted: those equal to lit are a range,
+        # and within it the keys equal to lit itself come first.
+        lo = bisect_right(self.keys, lit)
+        hi = bisect_right(self.keys, lit, lo=lo, key=lambda key: key[: len(lit)])
+        return self.ids[lo:hi]
+
+
 class OverlapIndex(Generic[K]):
     """Find every pair of overlapping globs that belong to different owners."""
 
     def __init__(self, items: Iterable[tuple[str, K]]):
         self.items = sorted(set(items), key=lambda it: (it[0], repr(it[1])))
+        self.globs = [_Glob.of(pattern) for pattern, _ in self.items]
 
     def overlaps(self) -> list[Overlap[K]]:
-        by_prefix: dict[str, list[tuple[str, K]]] = defaultdict(list)
-        for item in self.items:
-            by_prefix[literal_prefix(item[0])].append(item)
+        ends = [g.ends for g in self.globs]
+        both: dict[tuple[str, str], list[int]] = defaultdict(list)
+        tails_by_head: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        heads_by_tail: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for i, (h, t) in enumerate(ends):
+            both[(h, t)].append(i)
+            tails_by_head[h].append((t, i))
+            heads_by_tail[t].append((h, i))
+        by_head = {h: _Sorted(pairs) for h, pairs in tails_by_head.items()}
+        by_tail = {t: _Sorted(pairs) for t, pairs in heads_by_tail.items()}
+        head_lengths = sorted({len(h) for h in by_head})
+        tail_lengths = sorted({len(t) for t in by_tail})
+
         found: list[Overlap[K]] = []
-        for prefix, members in by_prefix.items():
-            # Candidates: same prefix (each pair once) and strictly shorter prefixes of
-            # this prefix (the other side is visited from the longer prefix only).
-            for a_idx, a in enumerate(members):
-                for b in members[a_idx + 1 :]:
-                    self._check(a, b, found)
-            for cut in range(len(prefix)):
-                shorter = by_prefix.get(prefix[:cut])
-                if not shorter:
-                    continue
-                for a in members:
-                    for b in shorter:
-                        self._check(b, a, found)
+        for i, (h, t) in enumerate(ends):
+            head_anc = [h[:n] for n in head_lengths if n <= len(h) and h[:n] in by_head]
+            tail_anc = [t[:n] for n in tail_lengths if n <= len(t) and t[:n] in by_tail]
+            for a in head_anc:
+                for b in tail_anc:
+                    # Strictly shorter at both ends: listed from here only.
+                    only_here = len(a) < len(h) and len(b) < len(t)
+                    for j in both.get((a, b), ()):
+                        if only_here or j > i:
+                            self._check(i, j, found)
+                for j in by_head[a].strictly_extending(t):
+                    if j > i:
+                        self._check(i, j, found)
+            for b in tail_anc:
+                for j in by_tail[b].strictly_extending(h):
+                    if j > i:
+                        self._check(i, j, found)
         return found
 
+    def _check(self, i: int, j: int, found: list[Overlap[K]]) -> None:
+        a, b = self.items[i], self.items[j]
+        if a[1] != b[1] and self._overlap(self.globs[i], self.globs[j]):
+            found.append(Overlap(a, b) if i < j else Overlap(b, a))
+
     @staticmethod
-    def _check(a: tuple[str, K], b: tuple[str, K], found: list[Overlap[K]]) -> None:
-        if a[1] == b[1]:
-            return
-        sa, sb = literal_suffix(a[0]), literal_suffix(b[0])
-        if not (sa.endswith(sb) or sb.endswith(sa)):
-            return
-        if globs_overlap(a[0], b[0]):
-            found.append(Overlap(a, b))
+    def _overlap(p: _Glob, q: _Glob) -> bool:
+        if not (_compatible(p.head, q.head) and _compatible(p.rtail, q.rtail)):
+            return False
+        if p.starred and q.starred:
+            return True
+        if not (p.starred or q.starred):
+            return len(p.pattern) == len(q.pattern)
+        return globs_overlap(p.pattern, q.pattern)

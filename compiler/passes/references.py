@@ -20,34 +20,31 @@ Failing::
 
 from __future__ import annotations
 
-import difflib
+from collections import defaultdict
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..index import entries, topic_owners
 from ..models import Role
 from ..spec import Specs
+from ..suggest import did_you_mean
 from . import Pass
 
 ID = "references"
-
-
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
 
 
 def run(specs: Specs) -> Iterator[Diagnostic]:
     clusters = specs.clusters.model.clusters
     gateways = specs.clusters.model.gateways
     names = sorted(clusters)
+    gateway_names = sorted(gateways)
     for gw_name, gw in sorted(gateways.items()):
         if gw.default_cluster not in clusters:
             yield Diagnostic(
                 specs.clusters.at("gateways", gw_name, "default_cluster"),
                 "unknown-cluster",
                 f"gateway {gw_name!r} defaults to unknown cluster {gw.default_cluster!r}; "
-                f"{_suggest(gw.default_cluster, names)}known clusters: {', '.join(names)}",
+                f"{did_you_mean(gw.default_cluster, names)}known clusters: {', '.join(names)}",
             )
 
     for mig in specs.migrations:
@@ -66,7 +63,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     mig.at(field),
                     "unknown-cluster",
                     f"{field} cluster {name!r} is not in clusters.yaml; "
-                    f"{_suggest(name, names)}known clusters: {', '.join(names)}",
+                    f"{did_you_mean(name, names)}known clusters: {', '.join(names)}",
                 )
             elif clusters[name].role is not role:
                 yield Diagnostic(
@@ -80,7 +77,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                 mig.at("gateway"),
                 "unknown-gateway",
                 f"gateway {spec.gateway!r} is not in clusters.yaml; "
-                f"{_suggest(spec.gateway, sorted(gateways))}known gateways: {', '.join(sorted(gateways)) or 'none'}",
+                f"{did_you_mean(spec.gateway, gateway_names)}known gateways: {', '.join(gateway_names) or 'none'}",
             )
         elif (
             spec.source in clusters
@@ -98,18 +95,21 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
     owners = topic_owners(specs)
     # Topics of migrations whose source is unknown cannot be resolved: already reported.
     unresolved = {t for m in specs.migrations if m.model.source not in clusters for t in m.model.topics}
+    moved_from: dict[str, list[str]] = defaultdict(list)
+    for s, t in sorted(owners):
+        moved_from[s].append(t)
     for entry in entries(specs):
         if entry.spec.topics is None or entry.migration.model.source not in clusters:
             continue  # an unknown source is reported once, above
         source = entry.migration.model.source
         for i, topic in enumerate(entry.spec.topics):
             if (source, topic) not in owners and topic not in unresolved:
-                moved = sorted(t for (s, t) in owners if s == source)
+                moved = moved_from[source]
                 yield Diagnostic(
                     entry.at("topics", i),
                     "unknown-topic",
                     f"{entry.label} reads or writes {topic!r}, which no migration from {source!r} moves; "
-                    f"{_suggest(topic, moved)}add it to a migration's `topics` rename map first",
+                    f"{did_you_mean(topic, moved)}add it to a migration's `topics` rename map first",
                 )
 
 

@@ -39,17 +39,49 @@ def test_match_agrees_with_regex_semantics(p, s):
     assert glob_matches(p, s) == (re.fullmatch(regex, s, re.DOTALL) is not None)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(patterns, st.integers(0, 3)), max_size=12))
-def test_index_finds_exactly_the_overlapping_pairs(items):
-    found = {frozenset([o.first, o.second]) for o in OverlapIndex(items).overlaps()}
+def all_pairs(items):
     uniq = sorted(set(items))
-    expected = {
+    return {
         frozenset([a, b])
         for a, b in itertools.combinations(uniq, 2)
         if a[1] != b[1] and globs_overlap(a[0], b[0])
     }
-    assert found == expected
+
+
+def index_pairs(items):
+    found = [frozenset([o.first, o.second]) for o in OverlapIndex(items).overlaps()]
+    assert len(found) == len(set(found)), "a pair reported twice"
+    return set(found)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(patterns, st.integers(0, 3)), max_size=12))
+def test_index_finds_exactly_the_overlapping_pairs(items):
+    assert index_pairs(items) == all_pairs(items)
+
+
+# The adversarial shape: many globs share one long literal prefix (and often a tail), so
+# that neither end alone tells them apart.
+shared = st.tuples(st.sampled_from(["", "team.svc.", "team.svc.a", "t?am.svc."]), patterns,
+                   st.sampled_from(["", "-x", "?b", "*", "?"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(shared.map("".join), st.integers(0, 3)), max_size=16))
+def test_index_finds_exactly_the_overlapping_pairs_under_a_shared_prefix(items):
+    assert index_pairs(items) == all_pairs(items)
+
+
+def test_index_on_globs_with_one_long_prefix():
+    prefix = "ads.realtime-bidding-auction-worker."
+    items = [(f"{prefix}*-shard{i:02d}", f"s{i}") for i in range(30)]
+    items += [(f"{prefix}?-replica{i:02d}", f"r{i}") for i in range(30)]
+    items += [(f"{prefix}?{i:02d}?", f"q{i}") for i in range(30)]  # both literal ends shared
+    items += [(f"{prefix}*-shard07", "rival"), (f"{prefix}x-replica12", "rival"), (f"{prefix}*", "greedy")]
+    found = index_pairs(items)
+    assert found == all_pairs(items)
+    # each rival overlaps its namesake; `*` overlaps all 92 others
+    assert len(found) == 1 + 1 + 92
 
 
 def test_literal_parts():
