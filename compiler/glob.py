@@ -49,7 +49,7 @@ literal parts cannot see are globs told apart only between wildcards (`svc.?0001
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -131,19 +131,27 @@ class _Glob:
         return _literal(self.head), _literal(self.rtail)
 
 
+_LAST_CHAR = chr(0x10FFFF)
+
+
 class _Sorted:
-    """Glob ids sorted by one end's literal: a range query for literals extending a given one."""
+    """Glob ids sorted by (literal at one end, literal at the other)."""
 
-    def __init__(self, pairs: list[tuple[str, int]]):
-        pairs.sort()
-        self.keys = [k for k, _ in pairs]
-        self.ids = [i for _, i in pairs]
+    def __init__(self, keys: list[tuple[str, str]]):
+        self.ids = sorted(range(len(keys)), key=keys.__getitem__)
+        self.keys = [keys[i] for i in self.ids]
 
-    def strictly_extending(self, lit: str) -> list[int]:
-        # Cutting sorted keys to len(lit) keeps them sorted: those equal to lit are a range,
-        # and within it the keys equal to lit itself come first.
-        lo = bisect_right(self.keys, lit)
-        hi = bisect_right(self.keys, lit, lo=lo, key=lambda key: key[: len(lit)])
+    def extending(self, first: str, second: str) -> list[int]:
+        """Ids whose first literal is `first` and whose second strictly extends `second`."""
+        # The keys wanted are a range: past those equal to (first, second), and below the first
+        # key whose second literal is past every string starting with `second`.
+        lo = bisect_right(self.keys, (first, second))
+        if not second:
+            hi = bisect_left(self.keys, (first + "\0",), lo)
+        elif second[-1] < _LAST_CHAR:
+            hi = bisect_left(self.keys, (first, second[:-1] + chr(ord(second[-1]) + 1)), lo)
+        else:  # no next character: cut every second literal to len(second) (keeps them sorted)
+            hi = bisect_right(self.keys, (first, second), lo=lo, key=lambda k: (k[0], k[1][: len(second)]))
         return self.ids[lo:hi]
 
 
@@ -157,21 +165,17 @@ class OverlapIndex(Generic[K]):
     def overlaps(self) -> list[Overlap[K]]:
         ends = [g.ends for g in self.globs]
         both: dict[tuple[str, str], list[int]] = defaultdict(list)
-        tails_by_head: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        heads_by_tail: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for i, (h, t) in enumerate(ends):
-            both[(h, t)].append(i)
-            tails_by_head[h].append((t, i))
-            heads_by_tail[t].append((h, i))
-        by_head = {h: _Sorted(pairs) for h, pairs in tails_by_head.items()}
-        by_tail = {t: _Sorted(pairs) for t, pairs in heads_by_tail.items()}
-        head_lengths = sorted({len(h) for h in by_head})
-        tail_lengths = sorted({len(t) for t in by_tail})
+        for i, key in enumerate(ends):
+            both[key].append(i)
+        heads, tails = {h for h, _ in ends}, {t for _, t in ends}
+        head_lengths = sorted({len(h) for h, _ in ends})
+        tail_lengths = sorted({len(t) for _, t in ends})
+        by_head, by_tail = _Sorted(ends), _Sorted([(t, h) for h, t in ends])
 
         found: list[Overlap[K]] = []
         for i, (h, t) in enumerate(ends):
-            head_anc = [h[:n] for n in head_lengths if n <= len(h) and h[:n] in by_head]
-            tail_anc = [t[:n] for n in tail_lengths if n <= len(t) and t[:n] in by_tail]
+            head_anc = [h[:n] for n in head_lengths if n <= len(h) and h[:n] in heads]
+            tail_anc = [t[:n] for n in tail_lengths if n <= len(t) and t[:n] in tails]
             for a in head_anc:
                 for b in tail_anc:
                     # Strictly shorter at both ends: listed from here only.
@@ -179,11 +183,11 @@ class OverlapIndex(Generic[K]):
                     for j in both.get((a, b), ()):
                         if only_here or j > i:
                             self._check(i, j, found)
-                for j in by_head[a].strictly_extending(t):
+                for j in by_head.extending(a, t):
                     if j > i:
                         self._check(i, j, found)
             for b in tail_anc:
-                for j in by_tail[b].strictly_extending(h):
+                for j in by_tail.extending(b, h):
                     if j > i:
                         self._check(i, j, found)
         return found

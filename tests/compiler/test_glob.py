@@ -62,8 +62,8 @@ def test_index_finds_exactly_the_overlapping_pairs(items):
 
 # The adversarial shape: many globs share one long literal prefix (and often a tail), so
 # that neither end alone tells them apart.
-shared = st.tuples(st.sampled_from(["", "team.svc.", "team.svc.a", "t?am.svc."]), patterns,
-                   st.sampled_from(["", "-x", "?b", "*", "?"]))
+shared = st.tuples(st.sampled_from(["", "team.svc.", "team.svc.a", "t?am.svc.", "\U0010ffff"]), patterns,
+                   st.sampled_from(["", "-x", "?b", "*", "?", "\U0010ffff", "a\U0010ffff"]))
 
 
 @settings(max_examples=300, deadline=None)
