@@ -155,6 +155,21 @@ class _Sorted:
         return self.ids[lo:hi]
 
 
+def _prefix_chains(literals: Iterable[str]) -> dict[str, list[str]]:
+    """Each literal -> the literals among them that are prefixes of it (itself included).
+
+    In sorted order a literal's prefixes come before it, and a stack of the open chain
+    holds them all: pop what the literal does not start with, then it is the stack."""
+    chains: dict[str, list[str]] = {}
+    stack: list[str] = []
+    for lit in sorted(set(literals)):
+        while stack and not lit.startswith(stack[-1]):
+            stack.pop()
+        stack.append(lit)
+        chains[lit] = list(stack)
+    return chains
+
+
 class OverlapIndex(Generic[K]):
     """Find every pair of overlapping globs that belong to different owners."""
 
@@ -167,15 +182,12 @@ class OverlapIndex(Generic[K]):
         both: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, key in enumerate(ends):
             both[key].append(i)
-        heads, tails = {h for h, _ in ends}, {t for _, t in ends}
-        head_lengths = sorted({len(h) for h, _ in ends})
-        tail_lengths = sorted({len(t) for _, t in ends})
+        head_chain, tail_chain = _prefix_chains(h for h, _ in ends), _prefix_chains(t for _, t in ends)
         by_head, by_tail = _Sorted(ends), _Sorted([(t, h) for h, t in ends])
 
         found: list[Overlap[K]] = []
         for i, (h, t) in enumerate(ends):
-            head_anc = [h[:n] for n in head_lengths if n <= len(h) and h[:n] in heads]
-            tail_anc = [t[:n] for n in tail_lengths if n <= len(t) and t[:n] in tails]
+            head_anc, tail_anc = head_chain[h], tail_chain[t]
             for a in head_anc:
                 for b in tail_anc:
                     # Strictly shorter at both ends: listed from here only.
