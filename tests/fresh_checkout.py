@@ -27,6 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 SETUP_TIMEOUT_SECONDS = 600
 
 
+_NOT_IN_A_USERS_SHELL = frozenset({"VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES",
+                                   "MAKE_TERMOUT", "MAKE_TERMERR"})
+
+
 def _git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
@@ -50,7 +54,10 @@ class Checkout:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        # A user's shell: no venv of ours, and none of the variables an outer `make` (CI's
+        # `make test`) exports, which would turn a typed `make demo` into a sub-make that prints
+        # "make[1]: Leaving directory …" after the demo's last line.
+        env = {k: v for k, v in os.environ.items() if k not in _NOT_IN_A_USERS_SHELL}
         env["PATH"] = f"{self.path / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         return env
 
