@@ -3,8 +3,9 @@
 The proxy routes a connection by the first rule its client id matches; if two entries'
 patterns could match one id, which team's route applies would depend on rule order. So
 every consumer group and producer owns a disjoint set of ids, across all specs. Decided
-exactly for Ferry's globs (`*`, `?`) by `compiler.glob`, with prefix bucketing so
-thousands of patterns stay near-linear.
+exactly for Ferry's globs (`*`, `?`) by `compiler.glob`, whose index bounds candidates by
+both literal ends, so thousands of patterns stay near-linear even when they share one long
+prefix.
 
 Passing::
 
