@@ -36,7 +36,7 @@ index lists the Qs that are
 * ancestors at both ends: one dict lookup per pair of P's literal prefixes that occur
   (heads x tails, usually a handful);
 * an ancestor at the head and strictly longer at the tail: for each head-ancestor literal,
-  a range of that bucket's tail literals sorted (bisect);
+  a range of the globs sorted by (head literal, tail literal), found by bisection;
 * strictly longer at the head and an ancestor at the tail: the mirror image.
 
 A Q strictly longer at both ends is not listed from P: P is an ancestor of Q at both ends,
