@@ -32,7 +32,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from fresh_checkout import Checkout
-from sandbox.stack import is_alive
+from sandbox.stack import cluster_client_config, is_alive
 
 pytestmark = pytest.mark.kafka
 
@@ -141,12 +141,10 @@ def test_sandbox_commands_as_typed(fresh_checkout: Checkout, sandbox: dict[str, 
 
 
 def _proxy_config(sandbox: dict, gateway: str, cluster: str | None = None, client_id: str = "") -> dict:
-    config = {"bootstrap.servers": sandbox["proxy"]["gateways"][gateway]["listen"], "client.id": client_id}
-    entry = sandbox["clusters"].get(cluster or "", {})
-    if entry.get("sasl_mechanism"):
-        config.update({"security.protocol": entry["security_protocol"], "sasl.mechanism": entry["sasl_mechanism"],
-                       "sasl.username": entry["sasl_username"], "sasl.password": entry["sasl_password"]})
-    return config
+    """A client of ``cluster`` (its credentials, if any) that bootstraps through ``gateway``'s proxy."""
+    entry = {"bootstrap": "", **sandbox["clusters"].get(cluster or "", {})}
+    return {**cluster_client_config(entry), "bootstrap.servers": sandbox["proxy"]["gateways"][gateway]["listen"],
+            "client.id": client_id}
 
 
 def _decisions(sandbox: dict, gateway: str) -> list[dict]:

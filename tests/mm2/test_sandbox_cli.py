@@ -18,7 +18,7 @@ import pytest
 from compiler.validate import validate_specs
 from kafka_fixtures import TIMINGS
 from mm2_harness import TopicReader, produce
-from sandbox.stack import is_alive
+from sandbox.stack import cluster_client_config, is_alive
 
 pytestmark = pytest.mark.kafka
 
@@ -28,14 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 def ferry(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ferry", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def client_config(entry: dict) -> dict[str, str]:
-    config = {"bootstrap.servers": entry["bootstrap"]}
-    if entry.get("sasl_mechanism"):
-        config.update({"security.protocol": entry["security_protocol"], "sasl.mechanism": entry["sasl_mechanism"],
-                       "sasl.username": entry["sasl_username"], "sasl.password": entry["sasl_password"]})
-    return config
 
 
 def test_sandbox_up_status_down(tmp_path: Path) -> None:
@@ -78,8 +70,8 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
         assert records and all(is_alive(r) for r in records)
 
         # Mirroring with the rename runs: a record on a legacy topic arrives under its new name.
-        legacy = client_config(doc["clusters"]["legacy-service"])
-        governed = client_config(doc["clusters"]["governed"])
+        legacy = cluster_client_config(doc["clusters"]["legacy-service"])
+        governed = cluster_client_config(doc["clusters"]["governed"])
         sent = produce(legacy, "invoices", "sandbox", 5)
         with TopicReader(governed, "billing.invoice.created.v1") as reader:
             reader.wait_for_values({r.value for r in sent}, timeout=60)
