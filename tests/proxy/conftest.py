@@ -12,8 +12,6 @@ The proxy tests never stop these clusters; "cluster down" is a port nobody liste
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -24,29 +22,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from proxy_clusters import Cluster  # noqa: E402
-
-SCRAM_USER = ("admin", "admin-secret")
+from proxy_clusters import Cluster, session_clusters  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def kafka(request: pytest.FixtureRequest) -> dict[str, Cluster]:
-    external = os.environ.get("FERRY_PROXY_TEST_CLUSTERS")
-    if external:
-        data = json.loads(Path(external).read_text())
-        return {
-            "legacy": Cluster("legacy", data["legacy"]["bootstrap"], data["legacy"]["cluster_id"]),
-            "target": Cluster("target", data["target"]["bootstrap"], data["target"]["cluster_id"], SCRAM_USER),
-        }
-    nodes = request.getfixturevalue("sandbox_nodes")
-    legacy, target = nodes["legacy"], nodes["target"]
-    if not legacy.is_running or not target.is_running:
-        pytest.fail("a sandbox cluster is not running")
-    return {
-        "legacy": Cluster("legacy", legacy.bootstrap, legacy.cluster_id),
-        "target": Cluster("target", target.bootstrap, target.cluster_id,
-                          (target.admin_user, target.users[target.admin_user])),
-    }
+    return session_clusters(request)
 
 
 @pytest.fixture

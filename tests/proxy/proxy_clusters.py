@@ -5,7 +5,12 @@ In a helper module rather than conftest.py so the tests can name the type in the
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 #: What confluent-kafka's clients take as their configuration.
 ClientConfig = dict[str, str | int | float | bool]
@@ -33,3 +38,28 @@ class Cluster:
             conf.update({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
                          "sasl.username": self.scram[0], "sasl.password": self.scram[1]})
         return conf
+
+
+#: The SCRAM user of clusters described by ``FERRY_PROXY_TEST_CLUSTERS``.
+SCRAM_USER = ("admin", "admin-secret")
+
+
+def session_clusters(request: pytest.FixtureRequest) -> dict[str, Cluster]:
+    """The ``kafka`` fixture's value: the session's sandbox pair, or the pair a JSON file
+    named by ``FERRY_PROXY_TEST_CLUSTERS`` describes (quick iteration on a running pair)."""
+    external = os.environ.get("FERRY_PROXY_TEST_CLUSTERS")
+    if external:
+        data = json.loads(Path(external).read_text())
+        return {
+            "legacy": Cluster("legacy", data["legacy"]["bootstrap"], data["legacy"]["cluster_id"]),
+            "target": Cluster("target", data["target"]["bootstrap"], data["target"]["cluster_id"], SCRAM_USER),
+        }
+    nodes = request.getfixturevalue("sandbox_nodes")
+    legacy, target = nodes["legacy"], nodes["target"]
+    if not legacy.is_running or not target.is_running:
+        pytest.fail("a sandbox cluster is not running")
+    return {
+        "legacy": Cluster("legacy", legacy.bootstrap, legacy.cluster_id),
+        "target": Cluster("target", target.bootstrap, target.cluster_id,
+                          (target.admin_user, target.users[target.admin_user])),
+    }
