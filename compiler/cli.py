@@ -179,7 +179,8 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
     tables = committed_tables(out_dir)
     opened = [p.open(encoding="utf-8", errors="replace") for p in logs]
     try:
-        rows, unmatched = build_status(specs, tables, read_decision_log(itertools.chain(*opened)))
+        records = itertools.chain.from_iterable(read_decision_log(fh, source=i) for i, fh in enumerate(opened))
+        rows, unmatched = build_status(specs, tables, records)
     finally:
         for fh in opened:
             fh.close()

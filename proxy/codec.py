@@ -276,6 +276,9 @@ class RequestHeader:
     client_id: str | None
     header_version: int
     api_name: str
+    #: False when the client id's bytes are not UTF-8: ``client_id`` is then their escaped
+    #: text (``\\xff`` for a byte that is not UTF-8), for the log, never for routing.
+    client_id_utf8: bool = True
 
     @property
     def frame_length(self) -> int:
@@ -297,6 +300,8 @@ class FirstFrame:
     #: Bytes of the request header, size field excluded (the body starts at 4 + header_length).
     header_length: int
     api_name: str
+    #: See :attr:`RequestHeader.client_id_utf8`.
+    client_id_utf8: bool = True
 
     @property
     def frame_length(self) -> int:
@@ -464,6 +469,7 @@ def peek_request_header(
         )
 
     client_id: str | None = None
+    utf8 = True
     if header_version == 0:
         if have < CLIENT_ID_LENGTH_OFFSET:
             return NeedMoreData(CLIENT_ID_LENGTH_OFFSET - have)
@@ -473,7 +479,7 @@ def peek_request_header(
         read = _read_client_id(buf, size, header_version)
         if isinstance(read, NeedMoreData):
             return read
-        client_id = read
+        client_id, utf8 = read
 
     (correlation_id,) = _INT32.unpack_from(buf, 8)
     return RequestHeader(
@@ -484,10 +490,17 @@ def peek_request_header(
         client_id=client_id,
         header_version=header_version,
         api_name=api.name,
+        client_id_utf8=utf8,
     )
 
 
-def _read_client_id(buf: Buffer, size: int, header_version: int) -> str | NeedMoreData | None:
+def _read_client_id(buf: Buffer, size: int, header_version: int) -> tuple[str | None, bool] | NeedMoreData:
+    """The client id and whether its bytes are UTF-8.
+
+    Kafka accepts any bytes here (the broker decodes them leniently), so the proxy must too: a
+    legacy client with such an id would otherwise lose service the day it points at the proxy.
+    Bytes that are not UTF-8 come back escaped (``\\xff``) with ``False``; the session routes
+    such an id as if it matched no rule, and the log shows the escaped text."""
     (length,) = _INT16.unpack_from(buf, CLIENT_ID_LENGTH_OFFSET)
     if length < -1:
         raise ProtocolError(
@@ -496,7 +509,7 @@ def _read_client_id(buf: Buffer, size: int, header_version: int) -> str | NeedMo
             f"{MAX_CLIENT_ID_BYTES}, so the request is corrupt or not Kafka",
         )
     if length == -1:
-        return None
+        return None, True
     end = CLIENT_ID_OFFSET + length
     # Header v2 still needs its tagged-field count (at least one byte) after the client id.
     room = SIZE_FIELD_BYTES + size - CLIENT_ID_OFFSET - (1 if header_version == 2 else 0)
@@ -510,15 +523,9 @@ def _read_client_id(buf: Buffer, size: int, header_version: int) -> str | NeedMo
         return NeedMoreData(end - len(buf))
     raw = bytes(buf[CLIENT_ID_OFFSET:end])
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        shown = raw[:64]
-        raise ProtocolError(
-            Cause.INVALID_UTF8,
-            f"the client id is not valid UTF-8 ({exc.reason} at byte {exc.start}; starts "
-            f"{shown!r}); Kafka client ids are UTF-8 strings, and we refuse to route on a "
-            f"garbled one - fix the client's client.id setting",
-        ) from None
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), False
 
 
 def parse_first_frame(
@@ -554,6 +561,7 @@ def parse_first_frame(
         header_version=header.header_version,
         header_length=header_end - SIZE_FIELD_BYTES,
         api_name=header.api_name,
+        client_id_utf8=header.client_id_utf8,
     )
 
 

@@ -45,10 +45,27 @@ class Limits:
     max_first_frame_bytes: int = DEFAULT_MAX_FIRST_FRAME_SIZE
     #: Per-direction write buffer above which the other side's reads pause (backpressure).
     write_buffer_high: int = 256 * 1024
+    #: Seconds a fenced connection is held open (read and discarded, nothing answered) before
+    #: it is closed; 0 closes it at once. A connection closed at once is retried at once:
+    #: librdkafka reconnects ~20 times a second against a peer that closes immediately. Held,
+    #: every library waits for its own request timeout first - 30 s is that timeout in the Java
+    #: clients (request.timeout.ms), kafkajs (requestTimeout), sarama (Net.ReadTimeout) and
+    #: librdkafka (socket.connection.setup.timeout.ms) - so a fenced instance comes back about
+    #: once per hold. Measured per library in docs/clients.md.
+    fence_hold: float = 30.0
+    #: Fenced connections held at once; past it a fenced connection is closed at once (and
+    #: counted in ferry_proxy_fence_hold_overflow_total). Held connections count toward
+    #: max_connections and cost a socket each; half of the default max_connections keeps a
+    #: fenced fleet from ever taking the slots of routed clients.
+    max_fence_held: int = 4096
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if self.fence_hold < 0:
+            raise ValueError("fence_hold must be 0 (close at once) or positive")
+        if self.max_fence_held < 0:
+            raise ValueError("max_fence_held must be 0 (never hold) or positive")
         for name in ("first_frame_timeout", "connect_timeout", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
@@ -80,10 +97,15 @@ class ProxyConfig:
     reload_debounce: float = 0.1
     #: Where decision-log lines go: "-" (stdout), a file path (appended), or "off".
     decision_log: str = "-"
+    #: Seconds over which repeated refusals of one client id by one fence rule become one
+    #: decision-log line with a count (the first of a window is written at once).
+    fence_log_window: float = 60.0
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS termination needs both a certificate and a key")
+        if self.fence_log_window <= 0:
+            raise ValueError("fence_log_window must be positive")
         if self.reload_interval <= 0 or self.reload_debounce < 0:
             raise ValueError("reload_interval must be positive and reload_debounce non-negative")

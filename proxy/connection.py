@@ -31,6 +31,8 @@ from .session import (
     Command,
     Dial,
     FirstFrameTimedOut,
+    Hold,
+    HoldOver,
     Outcome,
     PipeClosed,
     SendClient,
@@ -47,7 +49,7 @@ __all__ = ["ClientProtocol", "Connection", "Host", "UpstreamProtocol"]
 
 class Host(Protocol):
     """What a connection needs of the server that owns it (``proxy.server.ProxyServer``): the
-    loop, the limits, the metrics, the dialler, and three calls back. Declared here so the
+    loop, the limits, the metrics, the dialler, and its calls back. Declared here so the
     connection depends on this shape, not on the server module (which depends on this one)."""
 
     loop: asyncio.AbstractEventLoop
@@ -58,6 +60,12 @@ class Host(Protocol):
     def accepted(self, transport: asyncio.Transport) -> Connection: ...
 
     def decided(self, session: Session) -> None: ...
+
+    def fenced(self, conn: Connection) -> str | None:
+        """Take a fenced connection into the hold: None, or why it is closed at once."""
+        ...
+
+    def piped(self, conn: Connection) -> None: ...
 
     def finished(self, conn: Connection) -> None: ...
 
@@ -74,6 +82,12 @@ def _peer(transport: asyncio.BaseTransport) -> str:
     if isinstance(info, tuple) and len(info) >= 2:
         return str(Address(str(info[0]), int(info[1])))
     return str(info)
+
+
+def _reset(exc: Exception) -> bool:
+    """The peer reset the connection (a killed process, an aborted socket), as opposed to
+    a failure of our own (TLS)."""
+    return isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError))
 
 
 def _half_closes(transport: asyncio.BaseTransport) -> bool:
@@ -142,6 +156,7 @@ class Connection:
         "client_buffer_full",
         "client_open",
         "client_tls",
+        "conn_id",
         "dial_task",
         "down_counter",
         "early",
@@ -162,6 +177,8 @@ class Connection:
     def __init__(self, server: Host, transport: asyncio.Transport, session: Session) -> None:
         self.server = server
         self.session = session
+        #: Names the connection in the decision log (``open`` and ``connection`` lines).
+        self.conn_id = ""
         #: None until the session says StartPipe.
         self.pipe: Pipe | None = None
         self.client = transport
@@ -203,6 +220,8 @@ class Connection:
                 self._start_pipe()
             elif isinstance(command, SendClient):
                 self.client.write(command.data)
+            elif isinstance(command, Hold):
+                self._hold()
             elif isinstance(command, Close):
                 self._closed_by_session(command)
 
@@ -218,20 +237,39 @@ class Connection:
             client_full=self.client_buffer_full, upstream_full=self.upstream_buffer_full,
         )
         self.last_active = self.server.loop.time()
+        self.server.piped(self)
         for data in self.early:
             self.upstream_data(data)
         self.early = []
         self._pipe(self.pipe.start())
+
+    def _hold(self) -> None:
+        self._stop_timer()
+        self.server.decided(self.session)
+        refused = self.server.fenced(self)
+        if refused is not None:
+            self._run(self.session.handle(HoldOver(refused)))
+            return
+        hold = self.server.config.limits.fence_hold
+        self.timer = self.server.loop.call_later(hold, self.release, f"closed after the {hold:g} s hold")
+
+    def release(self, detail: str) -> None:
+        """End a fenced connection's hold (its time is up, a reload, shutdown)."""
+        self.timer = None
+        if self.session.outcome is None:
+            self._run(self.session.handle(HoldOver(detail)))
+
+    @property
+    def held(self) -> bool:
+        return self.session.outcome is None and self.session.decision is not None \
+            and self.session.decision.action == "fence"
 
     def _closed_by_session(self, command: Close) -> None:
         self._stop_timer()
         if self.dial_task is not None and not self.dial_task.done():
             self.dial_task.cancel()
         m = self.server.metrics
-        if command.outcome is Outcome.FENCED:
-            self.server.decided(self.session)
-            m.refused.labels("fenced").inc()
-        elif command.outcome is Outcome.MALFORMED and command.cause is not None:
+        if command.outcome is Outcome.MALFORMED and command.cause is not None:
             m.first_frame_errors.labels(command.cause.value).inc()
         elif command.outcome is Outcome.FIRST_FRAME_TIMEOUT:
             m.first_frame_errors.labels("timeout").inc()
@@ -293,7 +331,9 @@ class Connection:
         self.client_open = False
         self._stop_timer()
         if self.pipe is not None:
-            self._pipe(self.pipe.handle(_CLIENT_LOST if exc is None else pipe.Lost(Side.CLIENT, str(exc))))
+            self._pipe(self.pipe.handle(
+                _CLIENT_LOST if exc is None else pipe.Lost(Side.CLIENT, str(exc) or type(exc).__name__, _reset(exc))
+            ))
             return
         if self.session.outcome is None:
             self._run(self.session.handle(ClientEof()))

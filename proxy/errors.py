@@ -41,7 +41,6 @@ class ProtocolErrorCause(StrEnum):
     UNKNOWN_API_KEY = "unknown_api_key"
     BAD_API_VERSION = "bad_api_version"
     BAD_CLIENT_ID_LENGTH = "bad_client_id_length"
-    INVALID_UTF8 = "invalid_utf8"
     BAD_TAGGED_FIELDS = "bad_tagged_fields"
     TLS = "tls"
     HTTP = "http"

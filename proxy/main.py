@@ -88,6 +88,12 @@ def build_parser(prog: str = "ferry-proxy") -> argparse.ArgumentParser:
     seconds("connect-timeout", _DEFAULTS.connect_timeout, "Seconds per bootstrap server to connect.")
     seconds("idle-timeout", _DEFAULTS.idle_timeout, "Seconds without bytes before a pipe is closed (0: never).")
     seconds("drain-timeout", _DEFAULTS.drain_timeout, "Seconds SIGTERM waits for open connections.")
+    seconds("fence-hold", _DEFAULTS.fence_hold,
+            "Seconds a fenced connection is held open, answered nothing, before it is closed (0: at once).")
+    add("--max-fence-held", type=int, default=_DEFAULTS.max_fence_held, metavar="N",
+        help="Fenced connections held at once; past it they are closed at once.  [default: %(default)s]")
+    seconds("fence-log-window", 60.0,
+            "Seconds over which repeated refusals of one client id by one rule become one log line.")
     add("--max-first-frame-bytes", type=int, default=_DEFAULTS.max_first_frame_bytes, metavar="N",
         help="Largest first request accepted (its size field).  [default: %(default)s]")
     seconds("reload-interval", 0.1, "Seconds between route file polls.")
@@ -110,9 +116,10 @@ def _config(args: argparse.Namespace) -> ProxyConfig:
             max_connections=args.max_connections, first_frame_timeout=args.first_frame_timeout,
             connect_timeout=args.connect_timeout, idle_timeout=args.idle_timeout,
             drain_timeout=args.drain_timeout, max_first_frame_bytes=args.max_first_frame_bytes,
+            fence_hold=args.fence_hold, max_fence_held=args.max_fence_held,
         ),
         reload_interval=args.reload_interval, reload_debounce=args.reload_debounce,
-        decision_log=args.decision_log, event_loop=args.event_loop,
+        decision_log=args.decision_log, fence_log_window=args.fence_log_window, event_loop=args.event_loop,
     )
 
 

@@ -123,6 +123,11 @@ class ProxyMetrics:
             "ferry_proxy_route_file_stale",
             "1 when the route file on disk could not be used and the last good table is still serving.",
             registry=r)
+        self.fence_held = Gauge(
+            "ferry_proxy_fence_held", "Fenced connections held open right now (see --fence-hold).", registry=r)
+        self.fence_hold_overflow = Counter(
+            "ferry_proxy_fence_hold_overflow_total",
+            "Fenced connections closed at once because --max-fence-held were already held.", registry=r)
         self.draining = Gauge("ferry_proxy_draining", "1 while shutting down (not accepting).", registry=r)
 
     def set_table(self, gateway: str, version: str, loaded_at: float, rules: int) -> None:

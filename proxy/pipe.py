@@ -45,8 +45,9 @@ Rules the machine keeps:
   transport closes on EOF), so there an EOF closes the pipe, after the bytes already buffered
   are written (``Close``, not ``Abort``).
 * A side lost cleanly closes the other gracefully (its buffered bytes still go out); a side
-  lost with an error aborts the other and the pipe ends as ``error``, unless it was already
-  being cut for a reason of its own (idle timeout, drain end), which it keeps.
+  lost with an error aborts the other and the pipe ends as ``error`` (``client_reset`` when
+  the client reset it: an ordinary client-side end), unless it was already being cut for a
+  reason of its own (idle timeout, drain end), which it keeps.
 * Every pipe ends in CLOSED with exactly one :class:`Finished`, once both transports are gone:
   the connection's outcome and detail for the session, the metrics and the decision log.
 """
@@ -126,10 +127,12 @@ class Drained:
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """The side's transport is gone (``connection_lost``); ``error`` says why when it broke."""
+    """The side's transport is gone (``connection_lost``); ``error`` says why when it broke,
+    ``reset`` whether that was the peer resetting the connection."""
 
     side: Side
     error: str | None = None
+    reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +268,7 @@ class Pipe:
             return []
         kind = type(event)  # not `match`: class patterns cost more than the transitions
         if kind is Lost:
-            return self._on_lost(event.side, event.error)  # type: ignore[union-attr]
+            return self._on_lost(event.side, event.error, event.reset)  # type: ignore[union-attr]
         if kind is Eof:
             return self._on_eof(event.side)  # type: ignore[union-attr]
         if kind is Full:
@@ -324,14 +327,17 @@ class Pipe:
         end.aborted = True
         return [_ABORT[side]]
 
-    def _on_lost(self, side: Side, error: str | None) -> list[Command]:
+    def _on_lost(self, side: Side, error: str | None, reset: bool = False) -> list[Command]:
         end, other = self._end(side), self._end(_OTHER[side])
         if not end.open:
             return []
         end.open = False
         if error is not None and self._cut is None:
-            name = "client" if side is Side.CLIENT else "cluster"
-            self._cut = (Outcome.ERROR, f"{name} side: {error}")
+            if side is Side.CLIENT and reset:
+                self._cut = (Outcome.CLIENT_RESET, f"client reset the connection: {error}")
+            else:
+                name = "client" if side is Side.CLIENT else "cluster"
+                self._cut = (Outcome.ERROR, f"{name} side: {error}")
         if not other.open:
             return self._finish()
         self._enter(PipePhase.CLOSING)

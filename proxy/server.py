@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import secrets
 import ssl
 import sys
 import time
@@ -31,7 +33,7 @@ from typing import Any
 from .admin import start_admin
 from .config import ProxyConfig
 from .connection import ClientProtocol, Connection
-from .decisionlog import DecisionSink, JsonLineSink, record
+from .decisionlog import DecisionSink, FenceLog, JsonLineSink, open_record, record, start_record
 from .dial import Dialer
 from .metrics import ProxyMetrics
 from .routes import FilePoller, LoadedRoutes, ReloadOutcome, evaluate, load_routes
@@ -70,6 +72,12 @@ class ProxyServer:
         self._routes = loaded if loaded is not None else load_routes(config.routes)
         self.reload_error: str | None = None
         self.connections: set[Connection] = set()
+        #: Fenced connections in their hold (a subset of ``connections``).
+        self.held: set[Connection] = set()
+        #: Names this process in the decision log; connection ids are ``<instance>-<n>``.
+        self.instance = secrets.token_hex(4)
+        self._serial = itertools.count(1)
+        self.fence_log = FenceLog(window=config.fence_log_window, hold=config.limits.fence_hold)
         self.draining = False
         self.listening = False
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -84,6 +92,7 @@ class ProxyServer:
         self._accepted_count = self.metrics.accepted
         # Read when scraped, not counted per connection: the registry is the truth already.
         self.metrics.active.set_function(lambda: len(self.connections))
+        self.metrics.fence_held.set_function(lambda: len(self.held))
         self.address: Address | None = None
         self.admin_address: Address | None = None
         self._publish_table(self._routes)
@@ -112,6 +121,8 @@ class ProxyServer:
                              upstream_ca=cfg.upstream_ca)
         if self.decision_sink is None:
             self.decision_sink = self._open_sink(cfg.decision_log)
+        self._log(start_record(gateway=self._routes.table.gateway, instance=self.instance,
+                               table_version=self._routes.table.version))
         listen = cfg.listen
         if listen is None:
             try:
@@ -179,7 +190,9 @@ class ProxyServer:
         self.listening = False
         log.info("shutting down: stopped accepting; draining %d connection(s) for up to %.1f s",
                  len(self.connections), drain)
-        # 2. drain, bounded
+        # 2. drain, bounded (held fenced connections have nothing to drain: released at once)
+        for conn in list(self.held):
+            conn.release("released at shutdown")
         assert self._empty is not None
         try:
             async with asyncio.timeout(drain):
@@ -208,7 +221,7 @@ class ProxyServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-        self._flush_decisions()
+        self._flush_decisions(final=True)
         if self._sink_file is not None:
             self._sink_file.close()
         log.info("shut down")
@@ -236,33 +249,61 @@ class ProxyServer:
         assert d is not None
         self.metrics.decisions.labels(d.rule_name, d.action, d.cluster or "").inc()
 
+    def fenced(self, conn: Connection) -> str | None:
+        self.metrics.refused.labels("fenced").inc()
+        for line in self.fence_log.refused(conn.session, gateway=conn.session.table.gateway, peer=conn.peer,
+                                           now=time.time()):
+            self._log(line)
+        limits = self.config.limits
+        if limits.fence_hold <= 0:
+            return "closed at once (fence hold off)"
+        if self.draining:
+            return "closed at once (shutting down)"
+        if len(self.held) >= limits.max_fence_held:
+            self.metrics.fence_hold_overflow.inc()
+            return f"closed at once: {len(self.held)} fenced connections already held (max_fence_held)"
+        self.held.add(conn)
+        return None
+
+    def piped(self, conn: Connection) -> None:
+        conn.conn_id = f"{self.instance}-{next(self._serial)}"
+        self._log(open_record(conn.session, gateway=conn.session.table.gateway, peer=conn.peer, conn=conn.conn_id))
+
     def finished(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        self.held.discard(conn)
         session = conn.session
         outcome = session.outcome or Outcome.CLIENT_CLOSED
         self.metrics.closed.labels(outcome.value).inc()
-        if self.decision_sink is not None:
-            rec = record(
+        if outcome is not Outcome.FENCED:  # refusals are logged aggregated, when decided
+            self._log(record(
                 session,
                 gateway=session.table.gateway,
                 peer=conn.peer,
                 duration=time.monotonic() - conn.started,
                 bytes_up=conn.bytes_up,
                 bytes_down=conn.bytes_down,
-            )
-            try:
-                self.decision_sink(rec)
-            except Exception:  # a full disk must not take the proxy down
-                log.exception("could not write the decision log")
+                conn=conn.conn_id or None,
+            ))
         if not self.connections and self._empty is not None:
             self._empty.set()
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        if self.decision_sink is None:
+            return
+        try:
+            self.decision_sink(rec)
+        except Exception:  # a full disk must not take the proxy down
+            log.exception("could not write the decision log")
 
     async def _flush_log(self) -> None:
         while True:
             await asyncio.sleep(DECISION_LOG_FLUSH_INTERVAL)
             self._flush_decisions()
 
-    def _flush_decisions(self) -> None:
+    def _flush_decisions(self, *, final: bool = False) -> None:
+        for line in self.fence_log.flush(time.time(), force=final):
+            self._log(line)
         flush = getattr(self.decision_sink, "flush", None)
         if flush is not None:
             try:
@@ -283,6 +324,16 @@ class ProxyServer:
                     log.exception("closing an idle connection failed")
 
     # -- routes
+
+    def _release_unfenced(self, loaded: LoadedRoutes) -> None:
+        """A held client that the new table no longer fences is let go now, so it reconnects
+        into its new route at once instead of at the end of its hold."""
+        table = loaded.table
+        for conn in list(self.held):
+            frame = conn.session.frame
+            client_id = frame.client_id if frame is not None and frame.client_id_utf8 else None
+            if table.decide(client_id).action != "fence":
+                conn.release(f"released: route table {table.version} no longer fences it")
 
     def _publish_table(self, loaded: LoadedRoutes) -> None:
         table = loaded.table
@@ -319,5 +370,6 @@ class ProxyServer:
         if result.outcome is ReloadOutcome.APPLIED:
             log.info("routes reloaded: version %s -> %s (%d rules) from %s", current.table.version,
                      result.loaded.table.version, len(result.loaded.table.rules), result.loaded.path)
+            self._release_unfenced(result.loaded)
         if result.message:
             log.warning("%s", result.message)

@@ -13,7 +13,11 @@ transcript of events and compare the commands (``tests/proxy/test_session.py``).
     +----------------------+  complete first frame, rule `route`  +--------+
     | AWAITING_FIRST_FRAME |------------------------------------->| ROUTED |
     +----------------------+        (snapshot.decide(client_id))  +--------+
-       |  malformed frame, fence rule,                                 | Dial(first bootstrap server)
+       |  |  fence rule: Hold                                          | Dial(first bootstrap server)
+       |  +------------> +------+  HoldOver, client EOF: Close(fenced)  |
+       |                | HELD |-----------> CLOSED                    |
+       |                +------+  (client bytes read and discarded)    |
+       |  malformed frame,                                             |
        |  timeout, client EOF                                          v
        |                                 UpstreamFailed, more   +------------+
        |                                 servers: Dial(next) -->| CONNECTING |<--+
@@ -36,6 +40,11 @@ Rules the machine keeps:
   the machine never re-encodes a byte.
 * Every path ends in CLOSED with exactly one :class:`Close` naming a bounded ``outcome``
   (a metric label) and a human ``detail`` (for the decision log).
+* A fenced connection is not closed at once: :class:`Hold` asks the shell to keep it open,
+  answering nothing, until :class:`HoldOver`. Clients then wait out their own request timeout
+  before reconnecting instead of reconnecting many times a second (how long, and how many
+  connections may be held at once, is the shell's business: ``Limits.fence_hold``).
+* A client id whose bytes are not UTF-8 matches no rule (Kafka accepts such ids; so do we).
 """
 
 from __future__ import annotations
@@ -58,6 +67,8 @@ __all__ = [
     "Dial",
     "Event",
     "FirstFrameTimedOut",
+    "Hold",
+    "HoldOver",
     "Outcome",
     "Phase",
     "PipeClosed",
@@ -75,6 +86,7 @@ __all__ = [
 class Phase(StrEnum):
     AWAITING_FIRST_FRAME = "awaiting_first_frame"
     ROUTED = "routed"
+    HELD = "held"
     CONNECTING = "connecting"
     FORWARDING = "forwarding"
     CLOSED = "closed"
@@ -93,13 +105,17 @@ class Outcome(StrEnum):
     FIRST_FRAME_TIMEOUT = "first_frame_timeout"
     #: The client went away before we had a route or an upstream.
     CLIENT_CLOSED = "client_closed"
+    #: The client reset an established pipe (a killed process, a client that aborts its
+    #: sockets): the client's business, not a proxy or cluster error.
+    CLIENT_RESET = "client_reset"
     #: Every bootstrap server of the chosen cluster refused or timed out.
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
     #: No bytes either way for the idle timeout.
     IDLE_TIMEOUT = "idle_timeout"
     #: Still open when the shutdown drain ended.
     SHUTDOWN = "shutdown"
-    #: A socket error on an established pipe (reset, TLS failure).
+    #: A socket error on an established pipe: the cluster side broke, or the client side
+    #: failed other than by a reset (TLS failure).
     ERROR = "error"
 
 
@@ -165,6 +181,14 @@ class UpstreamFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldOver:
+    """A fenced connection's hold ended (its time is up, the hold bound was reached, a reload
+    no longer fences it, or shutdown); ``detail`` says which."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class PipeClosed:
     """The established pipe ended; ``outcome`` is FORWARDED unless the shell cut it short."""
 
@@ -180,7 +204,10 @@ class Terminated:
     detail: str = ""
 
 
-Event = ClientData | ClientEof | FirstFrameTimedOut | UpstreamConnected | UpstreamFailed | PipeClosed | Terminated
+Event = (
+    ClientData | ClientEof | FirstFrameTimedOut | UpstreamConnected | UpstreamFailed | HoldOver | PipeClosed
+    | Terminated
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,6 +236,12 @@ class SendClient:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A fence rule matched: keep the connection open, read and discard, answer nothing, then
+    feed :class:`HoldOver`."""
+
+
+@dataclass(frozen=True, slots=True)
 class StartPipe:
     """From now on copy bytes both ways with backpressure and half-close."""
 
@@ -221,7 +254,7 @@ class Close:
     cause: ProtocolErrorCause | None = None
 
 
-Command = Dial | SendUpstream | SendClient | StartPipe | Close
+Command = Dial | SendUpstream | SendClient | Hold | StartPipe | Close
 
 
 #: Answer to an HTTP request on the Kafka port: health checks pointed at the wrong port get a
@@ -272,10 +305,14 @@ class Session:
             return []
         match event:
             case ClientData(data):
+                if self.phase is Phase.HELD:
+                    return []  # a fenced client's retries: read and discarded
                 return self._on_data(data)
             case ClientEof():
                 if self.phase is Phase.FORWARDING:
                     return []  # half-close is the pipe's business
+                if self.phase is Phase.HELD:
+                    return self._close(Outcome.FENCED, f"{self.detail}; the client left during the hold")
                 return self._close(Outcome.CLIENT_CLOSED, f"client closed during {self.phase.value}")
             case FirstFrameTimedOut():
                 if self.phase is not Phase.AWAITING_FIRST_FRAME:
@@ -289,6 +326,10 @@ class Session:
                 return self._on_connected(address)
             case UpstreamFailed(address, reason, detail):
                 return self._on_failed(address, reason, detail)
+            case HoldOver(detail):
+                if self.phase is not Phase.HELD:
+                    raise RuntimeError(f"HoldOver in phase {self.phase}")
+                return self._close(Outcome.FENCED, f"{self.detail}; {detail}")
             case PipeClosed(outcome, detail):
                 if self.phase is not Phase.FORWARDING:
                     raise RuntimeError(f"PipeClosed in phase {self.phase}")
@@ -332,14 +373,17 @@ class Session:
 
     def _route(self) -> list[Command]:
         assert self.frame is not None
-        decision = self.decision = self.table.decide(self.frame.client_id)
+        frame = self.frame
+        decision = self.decision = self.table.decide(frame.client_id if frame.client_id_utf8 else None)
         if decision.action == "fence":
             assert decision.rule is not None and decision.index is not None  # a rule decided it
-            return self._close(
-                Outcome.FENCED,
+            self.detail = (
                 f"fenced by rule #{decision.index + 1} `{decision.rule.match}` ({decision.rule.entry}, "
-                f"migration {decision.rule.migration})",
+                f"migration {decision.rule.migration})"
             )
+            self._buffer = bytearray()
+            self._enter(Phase.HELD)
+            return [Hold()]
         self._enter(Phase.ROUTED)
         assert decision.cluster is not None
         self._candidates = self.table.clusters[decision.cluster].bootstrap

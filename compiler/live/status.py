@@ -3,11 +3,17 @@
 Pure: the validated specs, the committed route tables (what the proxy runs) and the proxy's
 decision-log records in; one row per consumer group and producer out, plus the client ids
 that still reach a legacy cluster through no rule at all ("who still uses legacy").
+
+From the log's events (docs/proxy.md, "Decision log"): ``open`` and ``connection`` lines
+count bootstraps and say who is connected right now (opened, not yet closed, and no later
+``start`` of a new proxy process in the same log); ``fenced`` lines carry a count of refusals,
+and a client refused within its last hold plus one log window is still waiting in a fence.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +36,14 @@ class Seen:
     last: float | None = None
     client_ids: set[str] = field(default_factory=set)
 
-    def add(self, ts: float, client_id: str | None) -> None:
-        self.connections += 1
-        self.last = ts if self.last is None else max(self.last, ts)
+    def add(self, ts: float, client_id: str | None, count: int = 1) -> None:
+        self.connections += count
+        self.touch(ts)
         if client_id is not None and len(self.client_ids) < 5:
             self.client_ids.add(client_id)
+
+    def touch(self, ts: float) -> None:
+        self.last = ts if self.last is None else max(self.last, ts)
 
 
 @dataclass
@@ -48,15 +57,30 @@ class EntryStatus:
     target: Seen
     refused: Seen
     offset_delta: int | None = None
+    #: Connected right now, by cluster role (``legacy``/``target``).
+    connected_now: dict[str, Seen] = field(default_factory=dict)
+    #: Client ids refused within their last hold and log window: waiting in a fence now.
+    fenced_now: Seen = field(default_factory=Seen)
+
+    def now_text(self) -> str:
+        parts = [f"{role} {seen.connections}" for role, seen in sorted(self.connected_now.items())]
+        if self.fenced_now.connections:
+            parts.append(f"fenced {self.fenced_now.connections}")
+        return ", ".join(parts) or "-"
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("legacy", "target", "refused"):
-            d[k]["client_ids"] = sorted(d[k]["client_ids"])
+        for seen in (d["legacy"], d["target"], d["refused"], d["fenced_now"], *d["connected_now"].values()):
+            seen["client_ids"] = sorted(seen["client_ids"])
         return d
 
 
-def read_decision_log(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+EVENTS = ("start", "open", "connection", "fenced")
+
+
+def read_decision_log(lines: Iterable[str], source: int = 0) -> Iterator[dict[str, Any]]:
+    """The decision-log records of one log (``source`` tells logs apart: a ``start`` line ends
+    the open connections of earlier proxy processes in the same log only)."""
     for raw in lines:
         line = raw.strip()
         if not line.startswith("{"):
@@ -65,7 +89,8 @@ def read_decision_log(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
             rec = json.loads(line)
         except ValueError:
             continue
-        if rec.get("event") == "connection":
+        if isinstance(rec, dict) and rec.get("event") in EVENTS:
+            rec["_source"] = source
             yield rec
 
 
@@ -78,7 +103,7 @@ def _stage(entry: Entry, complete: bool) -> str:
 
 
 def build_status(
-    specs: Specs, tables: dict[str, RouteTable], records: Iterable[dict[str, Any]]
+    specs: Specs, tables: dict[str, RouteTable], records: Iterable[dict[str, Any]], now: float | None = None
 ) -> tuple[list[EntryStatus], dict[str, Seen]]:
     rows: list[EntryStatus] = []
     by_pattern: dict[tuple[str, str], EntryStatus] = {}
@@ -99,21 +124,62 @@ def build_status(
             by_pattern[(mig.gateway, pattern)] = row
     legacy = {n for n, c in specs.clusters.model.clusters.items() if c.role.value == "legacy"}
     unmatched: dict[str, Seen] = {}
-    for rec in records:
-        ts, cid, gw = float(rec.get("ts", 0)), rec.get("client_id"), rec.get("gateway", "")
-        rule = rec.get("rule")
+
+    def owner_of(rec: dict[str, Any]) -> EntryStatus | None:
+        cid, gw, rule = rec.get("client_id"), rec.get("gateway", ""), rec.get("rule")
         owner = by_pattern.get((gw, rule)) if rule else None
         if owner is None and cid is not None and rule:
             owner = next((r for (g, p), r in by_pattern.items() if g == gw and glob_matches(p, cid)), None)
+        return owner
+
+    open_now: dict[tuple[Any, str], dict[str, Any]] = {}
+    fences: dict[tuple[str, str | None], tuple[float, dict[str, Any]]] = {}
+    for rec in records:
+        event, ts, cid = rec.get("event", "connection"), float(rec.get("ts", 0)), rec.get("client_id")
+        if event == "start":
+            gone = [k for k, r in open_now.items()
+                    if k[0] == rec.get("_source") and r.get("gateway") == rec.get("gateway")
+                    and not str(r.get("conn", "")).startswith(f"{rec.get('instance')}-")]
+            for k in gone:
+                del open_now[k]
+            continue
+        conn = rec.get("conn")
+        if event == "connection" and conn is not None and (rec.get("_source"), conn) in open_now:
+            del open_now[(rec.get("_source"), conn)]
+            owner = owner_of(rec)
+            if owner is not None and rec.get("cluster"):
+                (owner.legacy if rec["cluster"] in legacy else owner.target).touch(ts)
+            continue  # counted when it opened
+        if event == "open" and conn is not None:
+            open_now[(rec.get("_source"), conn)] = rec
+        owner = owner_of(rec)
+        if event == "fenced":
+            if owner is not None:
+                owner.refused.add(ts, cid, int(rec.get("count", 1)))
+            key = (rec.get("gateway", ""), cid)
+            if key not in fences or fences[key][0] <= ts:
+                fences[key] = (ts, rec)
+            continue
         if owner is not None:
-            if rec.get("action") == "fence":
+            if rec.get("action") == "fence":  # a log from before refusals were aggregated
                 owner.refused.add(ts, cid)
             elif rec.get("cluster") in legacy:
                 owner.legacy.add(ts, cid)
             elif rec.get("cluster"):
                 owner.target.add(ts, cid)
         elif rec.get("cluster") in legacy:
-            unmatched.setdefault(f"{gw} -> {rec['cluster']}: {cid!r}", Seen()).add(ts, cid)
+            unmatched.setdefault(f"{rec.get('gateway', '')} -> {rec['cluster']}: {cid!r}", Seen()).add(ts, cid)
+    for rec in open_now.values():
+        owner = owner_of(rec)
+        if owner is not None and rec.get("cluster"):
+            role = "legacy" if rec["cluster"] in legacy else "target"
+            owner.connected_now.setdefault(role, Seen()).add(float(rec.get("ts", 0)), rec.get("client_id"))
+    clock = time.time() if now is None else now
+    for ts, rec in fences.values():
+        owner = owner_of(rec)
+        waiting = ts + float(rec.get("hold_s", 0)) + float(rec.get("window_s", 0))
+        if owner is not None and waiting >= clock:
+            owner.fenced_now.add(ts, rec.get("client_id"))
     return rows, unmatched
 
 
@@ -155,13 +221,15 @@ def offset_deltas(specs: Specs, rows: list[EntryStatus], reader: Reader) -> None
 
 def format_status(rows: list[EntryStatus], unmatched: dict[str, Seen]) -> str:
     header = (
-        "MIGRATION", "KIND", "NAME", "STAGE", "ROUTE", "LAST ON LEGACY", "LAST ON TARGET", "REFUSED", "OFFSET DELTA"
+        "MIGRATION", "KIND", "NAME", "STAGE", "ROUTE", "LAST ON LEGACY", "LAST ON TARGET", "REFUSED", "NOW",
+        "OFFSET DELTA",
     )
     table = [header] + [
         (r.migration, r.kind, r.name, r.stage, r.route,
          f"{_when(r.legacy.last)} ({r.legacy.connections})" if r.legacy.connections else "-",
          f"{_when(r.target.last)} ({r.target.connections})" if r.target.connections else "-",
          str(r.refused.connections) if r.refused.connections else "-",
+         r.now_text(),
          "-" if r.offset_delta is None else str(r.offset_delta))
         for r in rows
     ]
@@ -172,6 +240,19 @@ def format_status(rows: list[EntryStatus], unmatched: dict[str, Seen]) -> str:
         out.append("")
         out.append("cut over but still seen on legacy (restart these instances with the new client ids):")
         out.extend(f"  {r.migration} {r.kind} {r.name}: {', '.join(sorted(r.legacy.client_ids))}" for r in still)
+    waiting = [r for r in rows if r.fenced_now.connections]
+    if waiting:
+        out.append("")
+        out.append("waiting in a fence now (refused within their last hold; they reconnect when the fence lifts):")
+        out.extend(f"  {r.migration} {r.kind} {r.name}: {', '.join(sorted(r.fenced_now.client_ids))}" for r in waiting)
+    connected = [r for r in rows if r.connected_now]
+    if connected:
+        out.append("")
+        out.append("connected now (through the proxy, not yet closed):")
+        for r in connected:
+            for role, seen in sorted(r.connected_now.items()):
+                ids = ", ".join(sorted(seen.client_ids))
+                out.append(f"  {r.migration} {r.kind} {r.name} on {role}: {seen.connections} ({ids})")
     if unmatched:
         out.append("")
         out.append("who still uses legacy through no rule (undeclared clients):")

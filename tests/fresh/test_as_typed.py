@@ -137,6 +137,25 @@ def test_sandbox_commands_as_typed(fresh_checkout: Checkout, sandbox: dict[str, 
 
     status = ok(fresh_checkout, "ferry status")
     assert "ads-billing-aggregator" in status
+
+    # While clients run: one connected through gw-service (a cut-over group's id), one fenced (held).
+    host, port = sandbox["proxy"]["gateways"]["gw-service"]["listen"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=20) as connected, \
+            socket.create_connection((host, int(port)), timeout=20) as fenced:
+        connected.sendall(api_versions_request("billing.invoice-mailer.live-1", 1))
+        assert read_response(connected)[0] == 1
+        fenced.sendall(api_versions_request("billing.ledger.live-1", 1))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not {"open", "fenced"} <= {
+            d.get("event") for d in _decisions(sandbox, "gw-service") if str(d.get("client_id")).endswith(".live-1")
+        }:
+            time.sleep(0.1)
+        live = ok(fresh_checkout, "ferry status --decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl")
+    rows = {line.split()[2]: line for line in live.splitlines() if line.startswith("billing/")}
+    assert "target 1" in rows["billing-invoice-mailer"], live
+    assert "fenced 1" in rows["billing-ledger"], live
+    assert "  billing/invoices group billing-ledger: billing.ledger.live-1" in live
+    assert "  billing/invoices group billing-invoice-mailer on target: 1 (billing.invoice-mailer.live-1)" in live
     ok(fresh_checkout, "ferry sandbox sync")
 
 
@@ -258,7 +277,8 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox:
             # The connection opened before the reload still pipes to its broker.
             held.sendall(api_versions_request("ads.fraud-detector.held", 2))
             assert read_response(held)[0] == 2
-            held_ended = [d for d in _decisions(sandbox, "gw-ads") if d.get("client_id") == "ads.fraud-detector.held"]
+            held_ended = [d for d in _decisions(sandbox, "gw-ads")
+                          if d.get("client_id") == "ads.fraud-detector.held" and d["event"] == "connection"]
             assert held_ended == [], held_ended
         assert steady.errors == []
 
@@ -314,6 +334,7 @@ EXERCISED_HERE = {
     "ferry explain some-legacy-client --gateway gw-ads", "ferry sandbox up", "ferry sandbox status",
     "ferry sandbox sync", "ferry sandbox down", "ferry preflight --connections .ferry/sandbox.json", "ferry status",
     "ferry proxy --routes rendered/proxy/gw-service.routes.json",
+    "ferry status --decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl",
 }
 
 

@@ -102,7 +102,8 @@ class RunningProxy:
 
     def __post_init__(self) -> None:
         self.metrics = ProxyMetrics()
-        self.records: list[dict[str, Any]] = []
+        #: Every decision-log record, in order (``start``, ``open``, ``connection``, ``fenced``).
+        self.log: list[dict[str, Any]] = []
         self.config = replace(
             ProxyConfig(
                 routes=self.routes, listen=Address("127.0.0.1", 0), admin=Address("127.0.0.1", 0),
@@ -139,7 +140,7 @@ class RunningProxy:
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.server = ProxyServer(self.config, metrics=self.metrics, decision_sink=self.records.append)
+        self.server = ProxyServer(self.config, metrics=self.metrics, decision_sink=self.log.append)
         await self.server.start()
         self._started.set()
         await self.server.wait_closed()
@@ -194,6 +195,11 @@ class RunningProxy:
             return resp.status, resp.getheader("Content-Type") or "", resp.read().decode()
         finally:
             conn.close()
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The records that say how a connection ended: ``connection`` and ``fenced`` lines."""
+        return [r for r in self.log if r["event"] in ("connection", "fenced")]
 
     def outcomes(self) -> list[str]:
         return [r["outcome"] for r in self.records]

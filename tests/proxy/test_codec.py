@@ -517,9 +517,14 @@ def test_longest_client_id_routes_from_max_routing_prefix_bytes() -> None:
         b"\xf4\x90\x80\x80",  # beyond U+10FFFF
     ],
 )
-def test_invalid_utf8_client_id(raw: bytes) -> None:
-    frame = encode_frame(struct.pack(">hhih", 18, 0, 1, len(raw)) + raw)
-    assert _causes(frame) == ProtocolErrorCause.INVALID_UTF8
+def test_a_client_id_that_is_not_utf8_parses_escaped(raw: bytes) -> None:
+    """Kafka accepts any bytes as a client id (the broker decodes leniently), so the codec
+    does too: the id comes back escaped and flagged, for the log and never for routing."""
+    frame = whole_frame(encode_frame(struct.pack(">hhih", 18, 0, 1, len(raw)) + raw))
+    assert frame.client_id_utf8 is False
+    assert frame.client_id == raw.decode("utf-8", "backslashreplace")
+    assert "\\x" in frame.client_id
+    assert whole_frame(encode_frame(struct.pack(">hhih", 18, 0, 1, 2) + b"ok")).client_id_utf8 is True
 
 
 @pytest.mark.parametrize("api_key", [93, 1000, 0x7FFF, -1, -32768])

@@ -16,7 +16,7 @@ from proxy.config import Limits
 from proxy.runtime import raise_fd_limit
 from proxy_clusters import Cluster
 from proxy_harness import EventLoop, RunningProxy, make_table, write_routes
-from tests.tools.kafka_frames import encode_api_versions_request, encode_frame, encode_request_header
+from tests.tools.kafka_frames import encode_api_versions_request
 from tests.tools.probe import probe
 
 pytestmark = pytest.mark.kafka
@@ -62,12 +62,11 @@ def _read_all(s: socket.socket, timeout: float = 5.0) -> bytes:
         (struct.pack(">i", 2**31 - 1) + bytes(16), "oversized"),  # 2 GiB
         (struct.pack(">i", 3) + b"abc", "undersized"),
         (struct.pack(">ihhi", 12, 9999, 0, 1) + b"\x00\x00", "unknown_api_key"),
-        (encode_frame(encode_request_header(18, 0, 1, None)[:-2] + b"\x00\x02\xff\xfe"), "invalid_utf8"),
         (TLS_CLIENT_HELLO, "tls"),
         (b"GET /metrics HTTP/1.1\r\nHost: proxy\r\n\r\n", "http"),
         (b"PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\n", "proxy_protocol"),
     ],
-    ids=["garbage", "negative", "2GiB", "undersized", "unknown-api", "bad-utf8", "tls", "http", "proxy-protocol"],
+    ids=["garbage", "negative", "2GiB", "undersized", "unknown-api", "tls", "http", "proxy-protocol"],
 )
 def test_malformed_first_bytes_are_refused(
     proxy: RunningProxy, kafka: dict[str, Cluster], data: bytes, cause: str
@@ -174,8 +173,9 @@ def test_a_client_reset_mid_pipe_and_mid_frame_is_cleaned_up(proxy: RunningProxy
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()  # RST
     proxy.wait_for(lambda: proxy.metrics.value("ferry_proxy_connections_active") == 0 and len(proxy.records) == 2)
-    assert sorted(proxy.outcomes()) == ["client_closed", "error"] or sorted(proxy.outcomes()) == [
-        "client_closed", "forwarded"]
+    # a reset is the client's ordinary business (client_reset), never a proxy `error`; the proxy
+    # may also have seen the cluster's answer go out and the close as clean (forwarded)
+    assert sorted(proxy.outcomes()) in (["client_closed", "client_reset"], ["client_closed", "forwarded"])
 
 
 def test_a_32k_client_id_routes_and_is_logged_truncated(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:

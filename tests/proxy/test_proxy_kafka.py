@@ -112,22 +112,54 @@ def test_confluent_kafka_bootstraps_produces_and_consumes_through_the_proxy(
     assert {f"{prefix}admin", f"{prefix}producer"} <= clients
 
 
-def test_a_fenced_client_is_refused_and_others_keep_working(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
-    admin = AdminClient({**kafka["legacy"].client_config(proxy.bootstrap, "fenced.ledger.0"), "log_level": 0,
-                         "reconnect.backoff.ms": 100})
+def test_a_fenced_client_is_held_and_others_keep_working(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
+    """librdkafka reconnects ~20 times a second to a peer that closes at once; held, its one
+    connection stays open for the whole 2-s call, and the proxy dials nothing for it."""
+    admin = AdminClient({**kafka["legacy"].client_config(proxy.bootstrap, "fenced.ledger.0"), "log_level": 0})
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=2)
     assert probe(proxy.address, "ok.service").cluster_id == kafka["legacy"].cluster_id
     fenced = [r for r in proxy.records if r["client_id"] == "fenced.ledger.0"]
-    assert fenced and {r["outcome"] for r in fenced} == {"fenced"}
-    assert all(r["bytes_up"] == 0 and r["upstream"] is None for r in fenced)  # nothing ever dialled
-    assert proxy.metrics.value("ferry_proxy_connections_refused_total", reason="fenced") == len(fenced)
+    assert [(r["event"], r["outcome"], r["count"], r["rule"]) for r in fenced] == [
+        ("fenced", "fenced", 1, "fenced.*")
+    ]
+    assert "upstream" not in fenced[0]  # nothing ever dialled
+    assert proxy.metrics.value("ferry_proxy_connections_refused_total", reason="fenced") == 1
+    assert proxy.metrics.value("ferry_proxy_fence_held") == 1
+    del admin
 
 
-def test_the_raw_fence_is_a_clean_close(proxy: RunningProxy) -> None:
-    with socket.create_connection(proxy.address, timeout=5) as s:
-        s.sendall(encode_api_versions_request(3, 1, "fenced.x"))
-        assert s.recv(100) == b""
+def test_a_client_id_that_is_not_utf8_is_routed_to_the_default(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
+    """Kafka accepts any bytes as a client id; through the proxy the broker answers, and the
+    log shows the id escaped."""
+    raw = b"fenced.\xff\xfe"  # its escaped text matches `fenced.*`; its bytes match nothing
+    request = encode_api_versions_request(0, 7, None)
+    frame = request[4:12] + struct.pack(">h", len(raw)) + raw + request[14:]
+    with KafkaConnection(proxy.address) as conn:
+        answer = conn.request(struct.pack(">i", len(frame)) + frame)
+    assert struct.unpack(">h", answer[:2]) == (0,)  # the broker answered ApiVersions, error code 0
+    proxy.wait_for(lambda: any(r.get("client_id_utf8") is False for r in proxy.records), what="the closing line")
+    (rec,) = [r for r in proxy.records if r.get("client_id_utf8") is False]
+    assert rec["client_id"] == "fenced.\\xff\\xfe"
+    assert (rec["rule"], rec["cluster"], rec["outcome"]) == (None, "legacy", "forwarded")
+
+
+def test_a_connected_client_is_in_the_log_while_it_is_connected(proxy: RunningProxy, kafka: dict[str, Cluster]) -> None:
+    """An `open` line when the upstream is connected, the closing line with the same `conn`
+    when it ends; a client that resets its connection ends as `client_reset`, not `error`."""
+    with KafkaConnection(proxy.address) as conn:
+        conn.api_versions("long.lived.1")
+        proxy.wait_for(lambda: any(r["event"] == "open" for r in proxy.log), what="the open line")
+        (opened,) = [r for r in proxy.log if r["event"] == "open"]
+        assert (opened["client_id"], opened["cluster"], opened["rule"]) == ("long.lived.1", "legacy", None)
+        assert opened["upstream"] == kafka["legacy"].bootstrap and opened["conn"]
+        assert not [r for r in proxy.records if r["client_id"] == "long.lived.1"]  # still open: no closing line
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+    proxy.wait_for(lambda: any(r["client_id"] == "long.lived.1" for r in proxy.records), what="the closing line")
+    (closed,) = [r for r in proxy.records if r["client_id"] == "long.lived.1"]
+    assert closed["conn"] == opened["conn"]
+    assert closed["outcome"] == "client_reset", closed
+    assert proxy.metrics.value("ferry_proxy_connections_closed_total", outcome="client_reset") == 1
 
 
 # ------------------------------------------------------------------------------------------

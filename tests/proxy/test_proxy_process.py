@@ -44,8 +44,10 @@ def get(p: ProxyProcess, path: str) -> tuple[int, str]:
 
 
 def records(p: ProxyProcess) -> list[dict]:
+    """The closing lines of the decision log (how each connection ended)."""
     assert p.decision_log is not None
-    return [json.loads(line) for line in p.decision_log.read_text().splitlines()]
+    lines = [json.loads(line) for line in p.decision_log.read_text().splitlines()]
+    return [r for r in lines if r["event"] == "connection"]
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from proxy.session import (
     Close,
     Dial,
     FirstFrameTimedOut,
+    Hold,
+    HoldOver,
     Outcome,
     Phase,
     PipeClosed,
@@ -99,14 +101,51 @@ def test_a_null_client_id_goes_to_the_default_cluster() -> None:
     assert Playbook(s) >> ClientData(frame(None)) << Dial("legacy-service", LEG1, False, 1, 3)
 
 
-def test_a_fence_rule_refuses_without_dialling() -> None:
+FENCE_DETAIL = "fenced by rule #19 `billing.ledger.*` (consumer group billing-ledger, migration billing/invoices)"
+
+
+def test_a_fence_rule_holds_the_connection_without_dialling_then_closes_it() -> None:
     s = session()
-    assert Playbook(s) >> ClientData(frame("billing.ledger.0")) << Close(
-        Outcome.FENCED,
-        "fenced by rule #19 `billing.ledger.*` (consumer group billing-ledger, migration billing/invoices)",
+    assert (
+        Playbook(s)
+        >> ClientData(frame("billing.ledger.0"))
+        << Hold()
+        >> ClientData(frame("billing.ledger.0", correlation_id=2))  # a retry: read and discarded
+        >> FirstFrameTimedOut()  # the shell stopped that timer; a late one changes nothing
+        >> HoldOver("closed after the 30 s hold")
+        << Close(Outcome.FENCED, f"{FENCE_DETAIL}; closed after the 30 s hold")
     )
-    assert s.history == [Phase.AWAITING_FIRST_FRAME, Phase.CLOSED]
+    assert s.history == [Phase.AWAITING_FIRST_FRAME, Phase.HELD, Phase.CLOSED]
     assert s.handle(UpstreamConnected(GOV1)) == []  # a closed session ignores late events
+
+
+def test_a_fenced_client_that_leaves_during_the_hold_is_still_fenced() -> None:
+    s = session()
+    assert (
+        Playbook(s)
+        >> ClientData(frame("billing.ledger.0"))
+        << Hold()
+        >> ClientEof()
+        << Close(Outcome.FENCED, f"{FENCE_DETAIL}; the client left during the hold")
+    )
+
+
+def test_hold_over_outside_a_hold_is_a_bug_of_the_shell() -> None:
+    s = session()
+    s.handle(ClientData(frame(MAILER)))
+    with pytest.raises(RuntimeError, match="HoldOver in phase"):
+        s.handle(HoldOver("x"))
+
+
+@pytest.mark.parametrize("raw", [b"billing.ledger.\xff", b"\xff\xfe", b"billing.invoice-mailer.\xc3"])
+def test_a_client_id_that_is_not_utf8_matches_no_rule_and_goes_to_the_default(raw: bytes) -> None:
+    """Even where its escaped text (`billing.ledger.\\xff`) would match a rule's glob."""
+    s = session()
+    f = encode_frame(encode_request_header(18, 0, 1, None)[:-2] + struct.pack(">h", len(raw)) + raw)
+    assert Playbook(s) >> ClientData(f) << Dial("legacy-service", LEG1, False, 1, 3)
+    assert s.frame is not None and s.frame.client_id_utf8 is False
+    assert s.client_id == raw.decode("utf-8", "backslashreplace")
+    assert s.decision is not None and s.decision.rule is None
 
 
 def test_the_frame_arrives_one_byte_at_a_time() -> None:
@@ -353,9 +392,11 @@ def test_the_proxy_only_ever_dials_what_the_route_file_names(client_id: str) -> 
         assert str(d.address) in SERVICE.clusters[decision.cluster].bootstrap
         out = s.handle(UpstreamFailed(d.address, "refused"))
         dials = [c for c in out if isinstance(c, Dial)]
+    if decision.action == "fence":
+        assert s.phase is Phase.HELD and out == [Hold()]
+        return
     assert s.phase is Phase.CLOSED
-    expected = Outcome.FENCED if decision.action == "fence" else Outcome.UPSTREAM_UNAVAILABLE
-    assert s.outcome is expected
+    assert s.outcome is Outcome.UPSTREAM_UNAVAILABLE
 
 
 # ------------------------------------------------------------------------------------------
@@ -389,7 +430,7 @@ def test_ferry_explain_and_the_proxy_agree_on_every_client_id(org: Org, gateway:
         (line,) = explain(org, client_id, gateway)
         decision = s.decision
         assert decision is not None
-        if s.outcome is Outcome.FENCED:
+        if s.phase is Phase.HELD:
             assert "REFUSED (fence)" in line, (client_id, line)
             assert decision.rule is not None and decision.index is not None
             assert f"rule #{decision.index + 1} `{decision.rule.match}`" in line

@@ -178,7 +178,8 @@ def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, ka
         code = proxy.stop(timeout=30)
     assert code == 0, proxy.output()
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    routed = {r["client_id"]: r["cluster"] for r in decisions if r["outcome"] == "forwarded"}
+    closed = [r for r in decisions if r["event"] == "connection"]
+    routed = {r["client_id"]: r["cluster"] for r in closed if r["outcome"] == "forwarded"}
     assert routed["slim.moved.admin"] == "target" and routed["slim.moved.producer"] == "target"
     assert routed["slim.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
