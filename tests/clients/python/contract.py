@@ -140,8 +140,11 @@ class Errors:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """``Type: message``, once (aiokafka's errors already start with their type's name)."""
+    name, text = type(exc).__name__, str(exc)
+    if not text or text == name:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
 
 
 class _LogCollector(logging.Handler):
@@ -177,11 +180,13 @@ class Run:
     @contextlib.contextmanager
     def calling(self, what: str) -> Iterator[None]:
         """Mark the library call under way, for the report if it never returns."""
-        self._calls.append((what, time.monotonic()))
+        call = (what, time.monotonic())
+        self._calls.append(call)
         try:
             yield
         finally:
-            self._calls.pop()
+            # Not pop(): the asyncio drivers' calls overlap, and end in any order.
+            self._calls.remove(call)
 
     def blocked(self) -> str | None:
         if not self._calls:
