@@ -12,13 +12,12 @@ error it saw.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-import aiokafka
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition, __version__  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from contract import NotFinished, Run, main
 
 T = TypeVar("T")
@@ -38,7 +37,7 @@ def consumer_config(run: Run) -> dict[str, Any]:
     return {**config(run), "group_id": run.req.need("group"), "auto_offset_reset": "earliest"}
 
 
-def in_loop(action: Callable[[Run], Awaitable[None]]) -> Callable[[Run], None]:
+def in_loop(action: Callable[[Run], Coroutine[Any, Any, None]]) -> Callable[[Run], None]:
     """An asyncio action as the contract's worker runs it: in a loop of its own."""
     return lambda run: asyncio.run(action(run))
 
@@ -146,7 +145,7 @@ async def observe(run: Run) -> None:
 
 
 if __name__ == "__main__":
-    main("aiokafka", aiokafka.__version__,
+    main("aiokafka", __version__,
          {"metadata": in_loop(metadata), "produce": in_loop(produce), "consume": in_loop(consume),
           "observe": in_loop(observe)},
          library_errors=(KafkaError,), loggers=("aiokafka",))

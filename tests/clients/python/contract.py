@@ -171,7 +171,7 @@ class Run:
         self.errors = Errors()
         self.delivered = 0
         self.fatal = False
-        self.library_errors = (*library_errors, NotFinished)
+        self.library_errors: tuple[type[BaseException], ...] = (*library_errors, NotFinished)
         self._calls: list[tuple[str, float]] = []
 
     def left(self) -> float:

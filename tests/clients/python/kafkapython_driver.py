@@ -15,9 +15,17 @@ from typing import Any
 
 from contract import NotFinished, Run, main
 
-# One import root: ruff takes `kafka` for this repository's kafka/ folder and would part `kafka.errors` from it.
-import kafka
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+# One statement from the package root: ruff and mypy take `kafka` for this repository's kafka/ folder
+# (Java tooling, no Python) before kafka-python, which ships no types anyway.
+from kafka import (  # type: ignore[attr-defined]
+    KafkaAdminClient,
+    KafkaConsumer,
+    KafkaProducer,
+    OffsetAndMetadata,
+    TopicPartition,
+    __version__,
+    errors,
+)
 
 
 def config(run: Run) -> dict[str, Any]:
@@ -143,6 +151,6 @@ def observe(run: Run) -> None:
 
 
 if __name__ == "__main__":
-    main("kafka-python", kafka.__version__,
+    main("kafka-python", __version__,
          {"metadata": metadata, "produce": produce, "consume": consume, "observe": observe},
-         library_errors=(kafka.errors.KafkaError,), loggers=("kafka",))
+         library_errors=(errors.KafkaError,), loggers=("kafka",))
