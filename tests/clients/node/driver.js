@@ -149,8 +149,9 @@ async function consume(deadlineMs) {
 
 // `fatal` for kafkajs: the library gave up on its own. connect() retries `retry.retries` times (5
 // by default, backing off from 300 ms to about 10 s in all), then rejects, as it does at once for
-// some errors: an application that awaits connect() at start, as kafkajs's examples do, stops
-// there. A running consumer announces giving up with a CRASH event whose `restart` is false. The
+// some errors; so may a consumer's subscribe(), which fetches metadata: an application that awaits
+// them at start, as kafkajs's examples do, stops there (a producer's failed send() is one record's
+// error, not fatal). A running consumer gives up with a CRASH event whose `restart` is false. The
 // driver records either, then carries on like a supervisor that starts the application again, so
 // the reconnect rate is still measured over the whole window.
 async function observe(deadlineMs) {
@@ -201,6 +202,7 @@ async function observe(deadlineMs) {
           running = true
         } catch (e) {
           note(e)
+          if (!(e instanceof Deadline)) fatal = true
         }
       }
       if (!running) await sleep(Math.min(1000, left()))
