@@ -179,7 +179,24 @@ func run(ctx context.Context, lib Library, req Request, result map[string]any) e
 		return err
 	default:
 		obs := &Observation{over: ctx.Done()}
-		lib.Observe(ctx, req, obs)
+		// Observe returns soon after ctx expires, unless a library call it is in ignores the
+		// deadline (a constructor waiting out a 30 s read timeout on a silent peer). What was
+		// seen by then is the result either way; the call is left behind.
+		returned := make(chan struct{})
+		go func() {
+			lib.Observe(ctx, req, obs)
+			close(returned)
+		}()
+		select {
+		case <-returned:
+		case <-ctx.Done():
+			select {
+			case <-returned:
+			case <-time.After(CloseGrace):
+				fmt.Fprintf(os.Stderr, "observe: the %s calls had not returned %s after the end; left them\n",
+					lib.Name, CloseGrace)
+			}
+		}
 		errs, delivered, fatal := obs.snapshot()
 		result["errors"], result["delivered"], result["fatal"] = errs, delivered, fatal
 		return nil
