@@ -2,19 +2,22 @@
 
 `dev.ferry.mirror.RenameReplicationPolicy` needs a map that is a bijection with no chains:
 a new name that is also a mirrored legacy name of the same flow makes `a -> b`, `b -> c`
-ambiguous (and `a -> b`, `b -> a` recurses in MM2 until the stack overflows). MM2's default
-`topics.exclude` (Kafka 4.3.1: `mm2.*\\.internal`, `.*\\.replica`, `__.*`) silently drops matching legacy
-topics, so such a topic would never be mirrored.
+ambiguous (and `a -> b`, `b -> a` recurses in MM2 until the stack overflows). Which names MM2
+itself treats as its own, refuses or skips is decided by `compiler/mm2_topics.py` exactly as
+Kafka 4.3.1 does (proven against the jars by tests/compiler/test_mm2_topics_jar.py): a name the
+policy refuses stops the whole flow; a name `topics.exclude` drops is silently never mirrored.
 
 Passing::
 
-    topics: {orders: shop.order.created.v1}
+    topics: {orders: shop.order.created.v1, orders.internal: shop.order.audited.v1}
 
 Failing::
 
     topics: {orders: shop.orders.v1, shop.orders.v1: shop.order.v2}   # rename-cycle (a chain)
     topics: {payments.replica: shop.payment.v1}                       # topic-excluded-by-mm2
-    topics: {.orders: shop.order.v1}                                  # topic-leading-dot
+    topics: {.orders: shop.order.v1}                                  # topic-internal-to-mm2
+    topics: {eu.checkpoints.internal: shop.checkpoint.v1}             # topic-internal-to-mm2
+    topics: {orders: __orders}                                        # topic-internal-to-mm2 (new name)
     consumer_groups: {connect-billing: {…}}                           # group-excluded-by-mm2
     topics: {orders: orders}                                          # rename-cycle (identity)
     topics: {heartbeats: shop.heartbeat.sent.v1}                      # topic-is-mm2-heartbeats
@@ -22,23 +25,49 @@ Failing::
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
 from ..index import active
+from ..mm2_topics import Effect, Verdict, mm2_view
 from ..spec import Migration, Specs
 from . import Pass
 
 ID = "mirrorability"
 
-# Kafka 4.3.1's defaults (DefaultTopicFilter, DefaultGroupFilter), verified live.
-MM2_DEFAULT_EXCLUDE = re.compile(r"mm2.*\.internal|.*\.replica|__.*")
-MM2_DEFAULT_GROUP_EXCLUDE = re.compile(r"console-consumer-.*|connect-.*|__.*")
-# MM2's own heartbeat topics (`heartbeats`, `<alias>.heartbeats`): the policy keeps their
-# default naming, so a user topic with such a name can be neither renamed nor told apart.
-MM2_HEARTBEATS = re.compile(r"(.*\.)?heartbeats")
+# Kafka 4.3.1's DefaultGroupFilter groups.exclude (`console-consumer-.*, connect-.*, __.*`), as prefixes.
+MM2_DEFAULT_GROUP_EXCLUDE_PREFIXES = ("console-consumer-", "connect-", "__")
+
+_WHAT = {
+    "topic-internal-to-mm2": "is internal to MirrorMaker 2",
+    "topic-is-mm2-heartbeats": "is named like MirrorMaker 2's heartbeats topics",
+    "topic-excluded-by-mm2": "is skipped by MirrorMaker 2's default topics.exclude",
+}
+
+
+def verdict_message(v: Verdict, source: str, target: str) -> str:
+    """What is wrong (the rule, in words), what it does to the flow, how to fix it."""
+    title = "legacy topic" if v.side == "legacy" else "new topic name"
+    if v.effect is Effect.REFUSED:
+        effect = (
+            "Ferry's rename policy refuses a rename map that names it, which stops the whole flow "
+            f"{source} -> {target} for every team on it"
+        )
+        if v.side == "legacy" and v.code == "topic-internal-to-mm2":
+            effect = "MM2 never mirrors it, and " + effect
+    else:
+        effect = "MM2 would silently never mirror it"
+    if v.side == "new":
+        fix = "pick another new name (the target's naming convention)"
+    elif v.code == "topic-internal-to-mm2":
+        fix = (
+            "remove it from `topics` (internal topics are recreated by their owners, not migrated), "
+            "or copy its data to an ordinarily named legacy topic and list that one"
+        )
+    else:
+        fix = "copy its data to a legacy topic with another name and list that one, or remove it from `topics`"
+    return f"{title} {v.name!r} {_WHAT[v.code]} ({v.rule}: {v.why}): {effect}; {fix}"
 
 
 def run(specs: Specs) -> Iterator[Diagnostic]:
@@ -46,40 +75,28 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
     for mig in specs.migrations:
         if not active(mig):
             continue
+        source, target = mig.model.source, mig.model.target
         for legacy in sorted(mig.model.topics):
-            flows[(mig.model.source, mig.model.target)][legacy] = (mig.model.renamed(legacy).to, mig)
-            if MM2_DEFAULT_EXCLUDE.fullmatch(legacy):
+            new = mig.model.renamed(legacy).to
+            flows[(source, target)][legacy] = (new, mig)
+            for v in mm2_view(legacy, new, source=source, target=target):
+                if v.code == "topic-mm2-cycle":
+                    continue  # only a self-pair on a flow into its own source: rename-cycle reports it
                 yield Diagnostic(
-                    mig.key_at("topics", legacy),
-                    "topic-excluded-by-mm2",
-                    f"legacy topic {legacy!r} matches MirrorMaker 2's default topics.exclude "
-                    "(mm2.*\\.internal, .*\\.replica, __.*) and would never be mirrored; "
-                    "remove it from the rename map (internal topics are recreated by their owners, "
-                    "not migrated), or rename the legacy topic first",
+                    mig.key_at("topics", legacy) if v.side == "legacy" else mig.at("topics", legacy),
+                    v.code,
+                    verdict_message(v, source, target),
                 )
-            for name, where in ((legacy, "legacy"), (mig.model.renamed(legacy).to, "new")):
-                if name.startswith("."):
-                    yield Diagnostic(
-                        mig.key_at("topics", legacy) if where == "legacy" else mig.at("topics", legacy),
-                        "topic-leading-dot",
-                        f"{where} topic name {name!r} starts with '.', which the rename policy cannot "
-                        "map (MM2 treats '.' as its separator): rename the topic first, or leave it out",
-                    )
-                if MM2_HEARTBEATS.fullmatch(name):
-                    yield Diagnostic(
-                        mig.key_at("topics", legacy) if where == "legacy" else mig.at("topics", legacy),
-                        "topic-is-mm2-heartbeats",
-                        f"{where} topic name {name!r} is MirrorMaker 2's heartbeats topic name; MM2 would "
-                        "treat it as its own: pick another name (or leave this topic out of the migration)",
-                    )
         for group in sorted(mig.model.consumer_groups):
-            if MM2_DEFAULT_GROUP_EXCLUDE.fullmatch(group):
+            prefix = next((p for p in MM2_DEFAULT_GROUP_EXCLUDE_PREFIXES if group.startswith(p)), None)
+            if prefix is not None:
                 yield Diagnostic(
                     mig.key_at("consumer_groups", group),
                     "group-excluded-by-mm2",
-                    f"consumer group {group!r} matches MirrorMaker 2's default groups.exclude "
-                    "(console-consumer-.*, connect-.*, __.*): its offsets would never be synced and it "
-                    "would restart from scratch on the target; use another group id before migrating it",
+                    f"consumer group {group!r} starts with {prefix!r}, which MirrorMaker 2's default "
+                    "groups.exclude skips (console-consumer-, connect- and __ prefixes): its offsets would "
+                    "never be synced and it would restart from scratch on the target; use another group id "
+                    "before migrating it",
                 )
     for (source, target), renames in sorted(flows.items()):
         for legacy, (new, mig) in sorted(renames.items()):
