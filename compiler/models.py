@@ -131,6 +131,11 @@ class ClustersSpec(Strict):
 class NamingRule(Strict):
     pattern: str = Field(description="Python regular expression a name must fully match.")
     example: str | None = Field(None, description="A conforming example shown in error messages.")
+    description: str | None = Field(
+        None,
+        description="What the pattern asks for, in words (e.g. '<team>.<service>.<instance>, lower case'); "
+        "error messages show it instead of the regex.",
+    )
 
 
 class MirrorMakerDefaults(Strict):

@@ -1,23 +1,28 @@
 """Pass `naming`: new topic names and client-id patterns follow the policy.
 
 The policy gives a regex for topic names and one for client ids; the client-id regex must
-have a named group `team`. A client-id *pattern* (a glob) conforms when some id it matches
-conforms and the `team` part of that id lies in the pattern's literal prefix and equals
-the spec's team: the wildcard may vary the instance, never the owner.
+have a named group `team`. A client-id *pattern* (a glob) must match at least one id the
+policy allows, and no allowed id whose `team` part is another team's: the wildcards may
+vary the instance, never the owner. Both are decided exactly, with automata
+(`compiler.ownership`), not by trying sample ids. Messages say what the policy expects in
+words (its `description`, else a generic phrase) and show its `example`, never the regex.
 
 Passing (policy client ids `^(?P<team>[a-z]+)\\.(?P<service>[a-z0-9-]+)\\.[a-z0-9-]+$`)::
 
     team: billing
     topics: {invoices: billing.invoice.created.v1}
     consumer_groups: {g: {client_ids: ["billing.mailer.*"]}}
+    consumer_groups: {g: {client_ids: ["billing.*.*-blue"]}}  # two `*`, all billing's
 
 Failing::
 
-    topics: {invoices: Invoices}                         # topic-name-policy
-    consumer_groups: {g: {client_ids: ["mailer-*"]}}     # client-id-policy
-    consumer_groups: {g: {client_ids: ["ads.mailer.*"]}} # client-id-team (team is billing)
-    consumer_groups: {g: {client_ids: ["bill*"]}}        # client-id-team: team not literal
-    # policy.yaml: client_ids: {pattern: "[a-z.]+"}       -> policy-no-team-group
+    topics: {invoices: Invoices}                          # topic-name-policy
+    consumer_groups: {g: {client_ids: ["mailer-*"]}}      # client-id-policy
+    consumer_groups: {g: {client_ids: ["ads.mailer.*"]}}  # client-id-team (team is billing)
+    consumer_groups: {g: {client_ids: ["bill*"]}}         # client-id-team: also bill.a.a
+    consumer_groups: {g: {client_ids: ["billin?.x.*"]}}   # client-id-team: also billina.x.a
+    # policy.yaml: client_ids: {pattern: "[a-z.]+"}        -> policy-no-team-group
+    # policy.yaml: client_ids: {pattern: "(?=x)..."}       -> policy-unsupported-regex
 """
 
 from __future__ import annotations
@@ -26,18 +31,13 @@ import re
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
-from ..glob import literal_prefix
 from ..index import entries
+from ..models import NamingRule
+from ..ownership import ClientIdPolicy, PolicyUnsupported
 from ..spec import Specs
 from . import Pass
 
 ID = "naming"
-
-# Strings substituted for wildcards when looking for a conforming witness id.
-# Separators matter: `bill*` must be able to stand for `ing.svc.0` to reveal that its team
-# part is not literal.
-_STAR_WITNESSES = ("0", "a", "", "a0", "0a", "a-0", "a.0", "a_0", "a.a.0", "a.a", ".a.0", "-a.a-0", "a-a.a.0")
-_ONE_WITNESSES = ("0", "a", "-", ".", "_")
 
 
 def _compile(specs: Specs, key: str) -> tuple[re.Pattern[str] | None, list[Diagnostic]]:
@@ -54,36 +54,50 @@ def _compile(specs: Specs, key: str) -> tuple[re.Pattern[str] | None, list[Diagn
         ]
 
 
-def witness_match(regex: re.Pattern[str], pattern: str) -> re.Match[str] | None:
-    """A match of `regex` against some id the glob `pattern` matches, or None."""
-    for star in _STAR_WITNESSES:
-        for one in _ONE_WITNESSES:
-            candidate = pattern.replace("*", star).replace("?", one)
-            m = regex.fullmatch(candidate)
-            if m:
-                return m
-    return None
+def expects(rule: NamingRule, what: str) -> str:
+    """What the policy's rule asks for, in words: its description, else a generic phrase, and its example."""
+    said = f"the policy's {what} rule"
+    if rule.description:
+        said += f" ({rule.description})"
+    if rule.example:
+        said += f", e.g. {rule.example!r}"
+    return said
 
 
-def _example(specs: Specs, key: str) -> str:
-    rule = getattr(specs.policy.model, key)
-    return f" (e.g. {rule.example!r})" if rule.example else ""
+def _client_id_policy(specs: Specs) -> tuple[ClientIdPolicy | None, list[Diagnostic]]:
+    client_re, diags = _compile(specs, "client_ids")
+    if client_re is None:
+        return None, diags
+    at = specs.policy.at("client_ids", "pattern")
+    if "team" not in client_re.groupindex:
+        return None, [
+            Diagnostic(
+                at,
+                "policy-no-team-group",
+                "client_ids.pattern needs a named group `team`, e.g. (?P<team>[a-z]+), so that "
+                "ownership of client ids can be checked",
+            )
+        ]
+    teams = {m.model.team for m in specs.migrations}
+    try:
+        return ClientIdPolicy.compile(client_re.pattern, chars="".join(teams)), []
+    except PolicyUnsupported as exc:
+        return None, [
+            Diagnostic(
+                at,
+                "policy-unsupported-regex",
+                f"client_ids.pattern cannot be used to decide which team owns a client id: {exc}",
+            )
+        ]
 
 
 def run(specs: Specs) -> Iterator[Diagnostic]:
     topic_re, diags = _compile(specs, "topic_names")
     yield from diags
-    client_re, diags = _compile(specs, "client_ids")
+    policy, diags = _client_id_policy(specs)
     yield from diags
-    if client_re is not None and "team" not in client_re.groupindex:
-        yield Diagnostic(
-            specs.policy.at("client_ids", "pattern"),
-            "policy-no-team-group",
-            "client_ids.pattern needs a named group `team`, e.g. (?P<team>[a-z]+), so that "
-            "ownership of client ids can be checked",
-        )
-        client_re = None
 
+    rules = specs.policy.model
     for mig in specs.migrations:
         if topic_re is not None:
             for legacy in sorted(mig.model.topics):
@@ -93,38 +107,36 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     yield Diagnostic(
                         mig.at(*path),
                         "topic-name-policy",
-                        f"new topic name {new!r} does not follow the topic naming policy "
-                        f"{specs.policy.model.topic_names.pattern!r}{_example(specs, 'topic_names')}; rename it",
+                        f"new topic name {new!r} does not follow {expects(rules.topic_names, 'topic naming')}; "
+                        "rename it",
                     )
-    if client_re is None:
+    if policy is None:
         return
     for entry in entries(specs):
         team = entry.migration.model.team
         for i, pattern in enumerate(entry.spec.client_ids):
-            m = witness_match(client_re, pattern)
-            if m is None:
+            if policy.conforming_example(pattern) is None:
                 yield Diagnostic(
                     entry.at("client_ids", i),
                     "client-id-policy",
-                    f"client-id pattern {pattern!r} of {entry.label} matches no id allowed by the "
-                    f"client-id policy {specs.policy.model.client_ids.pattern!r}"
-                    f"{_example(specs, 'client_ids')}; clients that cut over restart with conforming ids",
+                    f"client-id pattern {pattern!r} of {entry.label} matches no id allowed by "
+                    f"{expects(rules.client_ids, 'client-id')}; clients that cut over restart with "
+                    "conforming ids, so make the pattern match them",
                 )
                 continue
             if team != entry.migration.folder_team:
                 continue  # `team` itself is wrong: reported once by pass `references`
-            start, end = m.span("team")
-            if end > len(literal_prefix(pattern)) or m.group("team") != team:
-                literal = end <= len(literal_prefix(pattern))
-                shown = (m.group("team") if literal
-                         else pattern[start : start + len(literal_prefix(pattern[start:])) + 1])
+            claimed = policy.foreign_example(pattern, team)
+            if claimed is not None:
+                other = policy.team_of(claimed)
+                whose = f"of team {other!r}" if other not in (None, team) else "whose `team` part reads as another team"
+                example = f" (the policy's example: {rules.client_ids.example!r})" if rules.client_ids.example else ""
                 yield Diagnostic(
                     entry.at("client_ids", i),
                     "client-id-team",
-                    f"client-id pattern {pattern!r} of {entry.label} must name team {team!r} literally "
-                    f"in its `team` part (found {shown!r}{'' if literal else ', which is not literal'}); "
-                    f"a team may only claim its own client ids: start the pattern with '{team}.'",
+                    f"client-id pattern {pattern!r} of {entry.label} (team {team!r}) also matches "
+                    f"{claimed!r}, a client id {whose}; a team may only claim its own client ids: "
+                    f"make the `team` part exactly {team!r}, with no wildcard in it{example}",
                 )
-
 
 PASS = Pass(ID, run)

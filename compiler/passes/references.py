@@ -15,6 +15,7 @@ Failing::
     target: legacy-ads             # wrong-role: the target must have role `target`
     gateway: gw-ads                # gateway-source-mismatch: gw-ads sends unmatched clients to legacy-ads
     consumer_groups: {g: {topics: [ordrs]}}   # unknown-topic
+    consumer_groups: {g: {topics: [shop.order.placed.v1]}}   # unknown-topic: the new name of `orders`
     # file migrations/ads/x.yaml with `team: billing`   -> team-folder-mismatch
 """
 
@@ -98,12 +99,28 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
     moved_from: dict[str, list[str]] = defaultdict(list)
     for s, t in sorted(owners):
         moved_from[s].append(t)
+    # (source, new name) -> legacy name: entries list legacy names, and a new name is a common slip.
+    renamed_to: dict[tuple[str, str], str] = {}
+    for (s, legacy), migs in sorted(owners.items()):
+        for mig in migs:
+            new = mig.model.renamed(legacy).to
+            if new != legacy:
+                renamed_to.setdefault((s, new), legacy)
     for entry in entries(specs):
         if entry.spec.topics is None or entry.migration.model.source not in clusters:
             continue  # an unknown source is reported once, above
         source = entry.migration.model.source
         for i, topic in enumerate(entry.spec.topics):
             if (source, topic) not in owners and topic not in unresolved:
+                old_name = renamed_to.get((source, topic))
+                if old_name is not None:
+                    yield Diagnostic(
+                        entry.at("topics", i),
+                        "unknown-topic",
+                        f"{entry.label} lists {topic!r}, which is the new name of {old_name!r}; `topics` "
+                        f"takes legacy names: replace it with {old_name!r}",
+                    )
+                    continue
                 moved = moved_from[source]
                 yield Diagnostic(
                     entry.at("topics", i),

@@ -1,0 +1,434 @@
+"""Client-id ownership, decided exactly: which ids a glob claims, and whose they are.
+
+The policy's client-id regex has a named group `team`; an id *conforms* when the regex
+fully matches it, and *belongs* to the team its `team` group captures. A glob of team T
+(`*` any run, `?` one character) must match some conforming id, and no conforming id of
+another team. Both are questions about regular languages, answered with automata rather
+than by trying sample ids:
+
+    conforming(glob)   = L(glob) ∩ L(policy)                 must be non-empty
+    foreign(glob, T)   = L(glob) ∩ { x in L(policy) : team(x) != T }   must be empty
+
+`interegular` turns the policy's regex into finite automata. To read the `team` group, the
+regex is cut at that group into three regexes, `prefix (?P<team>body) suffix`, which is why
+the group must stand at the top level (not inside another group, an alternative or a
+repetition): then every conforming id splits as prefix·team·suffix, and an automaton that
+runs the three parts in turn knows when it is inside the team and can compare what it reads
+with T. Where the regex lets one id split in several ways, the id counts as another team's
+if *any* split gives another team (stricter than `re`, which picks one split: a policy with
+an ambiguous team boundary should not hand ids to whichever team backtracking favours).
+
+Per run the three parts are compiled once (`ClientIdPolicy.compile`), over an alphabet in
+which every character of a glob or a team name is its own symbol; per team the "some split
+has another team" automaton is made deterministic once; per glob the decision is a search
+over (glob position, automaton state) pairs, breadth first, so its witness is a shortest id
+(shortest first, then by the order of the automaton's symbols). A glob's final `*` is not
+searched: from a state, "any continuation reaches acceptance" is a property of the state,
+computed once with the shortest such continuation.
+
+Regex constructs the automata cannot honour exactly are refused with a reason
+(`PolicyUnsupported`): lookarounds, backreferences, atomic groups and possessive
+quantifiers, anchors other than a leading `^` and a trailing `$`, and `\\w` `\\d` `\\s` (and
+their negations) or case-insensitivity without the ASCII flag `(?a)`, since Python then
+matches Unicode letters and digits, which the automata would not.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from interegular import InvalidSyntax, REFlags, Unsupported, parse_pattern
+from interegular.fsm import FSM, Alphabet, State, TransitionKey, anything_else
+
+TEAM_GROUP = "(?P<team>"
+# Characters shown for a wildcard when any of several would do: the most readable first.
+_PREFERRED = string.ascii_lowercase + string.digits + "-_" + string.ascii_uppercase + string.punctuation
+
+_LEADING_FLAGS = re.compile(r"\(\?([a-zA-Z]+)\)")
+_QUANTIFIER_RANGE = re.compile(r"\{\d*(?:,\d*)?\}")
+# Inline flags the automata honour once `a` (ASCII) is set; `u` is the default, `m` only moves
+# `^` and `$`, which are gone by then.
+_FLAGS_KEPT = "is"
+_FLAGS_DROPPED = "aum"
+
+
+class PolicyUnsupported(Exception):
+    """The client-id regex uses a construct the ownership decision cannot handle exactly."""
+
+
+@dataclass(frozen=True)
+class _Parts:
+    prefix: str
+    body: str
+    suffix: str
+    flags: str  # inline flag letters to repeat in front of each part
+
+
+def _unescaped_at_end(text: str, char: str) -> bool:
+    if not text.endswith(char):
+        return False
+    backslashes = len(text) - 1 - len(text[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
+
+
+def _split(pattern: str) -> _Parts:
+    """Cut the regex at its `team` group, after the checks the module docstring lists."""
+    flags = ""
+    m = _LEADING_FLAGS.match(pattern)
+    if m:
+        flags, pattern = m.group(1), pattern[m.end() :]
+        if "x" in flags:
+            raise PolicyUnsupported("verbose mode `(?x)` is not supported; remove it")
+    ascii_only = "a" in flags
+    kept = "".join(f for f in flags if f not in _FLAGS_DROPPED)
+    if set(kept) - set(_FLAGS_KEPT):
+        raise PolicyUnsupported(f"the inline flags `(?{flags})` are not supported; use only `a`, `i` and `s`")
+    if "i" in kept and not ascii_only:
+        raise PolicyUnsupported(
+            "case-insensitive matching `(?i)` also folds Unicode letters; add the ASCII flag: `(?ai)`"
+        )
+    if pattern.startswith("^"):
+        pattern = pattern[1:]
+    elif pattern.startswith("\\A"):
+        pattern = pattern[2:]
+    if _unescaped_at_end(pattern, "$"):
+        pattern = pattern[:-1]
+    elif pattern.endswith("\\Z") and _unescaped_at_end(pattern[:-1], "\\"):
+        pattern = pattern[:-2]
+
+    depth = 0
+    team_open = team_close = -1
+    opens: list[int] = []
+    i, n = 0, len(pattern)
+
+    def check_escape(at: int, in_class: bool) -> None:
+        esc = pattern[at + 1 : at + 2]
+        if esc in ("w", "W", "d", "D", "s", "S") and not ascii_only:
+            what = {"w": "letters and digits", "d": "digits", "s": "spaces"}[esc.lower()]
+            raise PolicyUnsupported(
+                f"`\\{esc}` also matches Unicode {what}, which the check cannot follow; use a class "
+                "(e.g. `[0-9]` for `\\d`) or add the ASCII flag `(?a)` at the start"
+            )
+        if not in_class and esc in ("b", "B", "A", "Z"):
+            raise PolicyUnsupported(
+                f"the anchor `\\{esc}` is not supported; remove it (only a leading `^` and a trailing `$` are allowed)"
+            )
+        if not in_class and esc.isdigit() and esc != "0":
+            raise PolicyUnsupported("backreferences (`\\1`) are not supported; remove them")
+
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            check_escape(i, in_class=False)
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if pattern[j : j + 1] == "^":
+                j += 1
+            if pattern[j : j + 1] == "]":
+                j += 1  # a `]` first in a class is literal
+            while j < n and pattern[j] != "]":
+                if pattern[j] == "\\":
+                    check_escape(j, in_class=True)
+                    j += 1
+                j += 1
+            i = j + 1
+            continue
+        if c == "(":
+            if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+                raise PolicyUnsupported(
+                    "lookarounds (`(?=…)`, `(?!…)`, `(?<=…)`, `(?<!…)`) are not supported; remove them and say the "
+                    "same with character classes and alternatives"
+                )
+            if pattern.startswith("(?P=", i):
+                raise PolicyUnsupported("backreferences (`(?P=name)`) are not supported; remove them")
+            if pattern.startswith("(?>", i):
+                raise PolicyUnsupported("atomic groups (`(?>…)`) are not supported; use a plain group `(?:…)`")
+            if pattern.startswith("(?(", i):
+                raise PolicyUnsupported("conditional groups (`(?(…)…)`) are not supported; use alternatives")
+            if pattern.startswith("(?#", i):
+                end = pattern.find(")", i)
+                i = n if end < 0 else end + 1
+                continue
+            if pattern.startswith(TEAM_GROUP, i):
+                if depth:
+                    raise PolicyUnsupported(
+                        "the `team` group must stand at the top level of the pattern, not inside another group; "
+                        "move it out, e.g. `^(?P<team>[a-z]+)\\.(?:…)$`"
+                    )
+                team_open = i
+            opens.append(i)
+            depth += 1
+            i += 2 if pattern.startswith("(?", i) else 1  # `?` after `(` is not a quantifier
+            continue
+        if c == ")":
+            depth -= 1
+            if opens and opens.pop() == team_open:
+                team_close = i
+                rest = pattern[i + 1 :]
+                if rest[:1] in ("*", "+", "?") or _QUANTIFIER_RANGE.match(rest):
+                    raise PolicyUnsupported("the `team` group must not be repeated or optional; make it required, once")
+        elif c == "|" and depth == 0:
+            raise PolicyUnsupported(
+                "the pattern has alternatives (`|`) at its top level; use a group for them that does not "
+                "contain the `team` group, so that every id has one team"
+            )
+        elif c in "^$":
+            raise PolicyUnsupported(f"the anchor `{c}` is only allowed at the very start (`^`) or end (`$`); remove it")
+        elif c in "*+?}":
+            if c == "}" and not re.search(r"\{\d*(?:,\d*)?$", pattern[:i]):
+                i += 1
+                continue  # a literal `}`
+            if pattern[i + 1 : i + 2] == "+":
+                raise PolicyUnsupported("possessive quantifiers (`*+`, `++`, `?+`) are not supported; drop the `+`")
+        i += 1
+    if team_open < 0 or team_close < 0:
+        raise PolicyUnsupported("the `team` group must stand at the top level of the pattern; move it there")
+    return _Parts(
+        pattern[:team_open], pattern[team_open + len(TEAM_GROUP) : team_close], pattern[team_close + 1 :], kept
+    )
+
+
+@dataclass
+class _Dfa:
+    """A deterministic automaton over the policy's symbol keys (missing transition = reject)."""
+
+    trans: list[dict[int, int]]
+    finals: set[int]
+    _live: list[bool] | None = None
+    _tails: list[tuple[int, ...] | None] | None = None
+
+    def tails(self) -> list[tuple[int, ...] | None]:
+        """For each state, a shortest run of symbol keys to acceptance (None: none exists)."""
+        if self._tails is None:
+            back: list[list[tuple[int, int]]] = [[] for _ in self.trans]
+            for s, row in enumerate(self.trans):
+                for key, t in row.items():  # rows are in the policy's preferred symbol order
+                    back[t].append((key, s))
+            tails: list[tuple[int, ...] | None] = [None] * len(self.trans)
+            queue = deque(sorted(self.finals))
+            for f in queue:
+                tails[f] = ()
+            while queue:
+                t = queue.popleft()
+                for key, s in back[t]:
+                    if tails[s] is None:
+                        tail = tails[t]
+                        assert tail is not None
+                        tails[s] = (key, *tail)
+                        queue.append(s)
+            self._tails = tails
+        return self._tails
+
+
+@dataclass
+class ClientIdPolicy:
+    """The client-id regex as automata; `compile` once per run, then ask per glob."""
+
+    regex: re.Pattern[str]
+    alphabet: Alphabet
+    parts: tuple[FSM, FSM, FSM]
+    keys: list[int]  # every symbol key, most readable spelling first
+    spell: dict[int, str]  # key -> the character shown for it in an example id
+    _conforming: _Dfa | None = None
+    _foreign: dict[str, _Dfa] = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, pattern: str, chars: Iterable[str] = ()) -> ClientIdPolicy:
+        """`chars`: every character of the team names to be asked about.
+
+        Raises re.error for an invalid regex, PolicyUnsupported for one we cannot decide."""
+        regex = re.compile(pattern)
+        if "team" not in regex.groupindex:
+            raise PolicyUnsupported("the pattern has no named group `team`")
+        parts = _split(pattern)
+        flag = f"(?{parts.flags})" if parts.flags else ""
+        try:
+            parsed = [parse_pattern(flag + text) for text in (parts.prefix, parts.body, parts.suffix)]
+            # Team names' characters are symbols of their own, so that the automata can compare
+            # what they read with a team name; glob characters need not be (a glob's literal
+            # character behaves like the rest of its symbol's class in every part).
+            own = Alphabet.from_groups(*({c} for c in sorted(set(chars))), {anything_else})
+            alphabet = Alphabet.union(*(p.get_alphabet(REFlags(0)) for p in parsed), own)[0]
+            prefix, body, suffix = (p.to_fsm(alphabet) for p in parsed)
+        except (Unsupported, InvalidSyntax, ValueError) as exc:
+            raise PolicyUnsupported(
+                f"it uses a construct the check cannot read ({exc}); use only groups, character classes, "
+                "alternatives and repetitions"
+            ) from exc
+        except RecursionError as exc:
+            raise PolicyUnsupported("the pattern nests too deeply; remove some of its groups") from exc
+        spell = _spellings(alphabet)
+        # Symbols in the order their spellings read best, so that breadth-first search finds the
+        # most readable of the shortest examples (`bill.a.a` rather than `bill.Q.~`).
+        keys = sorted(spell, key=lambda k: (_rank(spell[k]), spell[k]))
+        return cls(regex, alphabet, (prefix, body, suffix), keys, spell)
+
+    # --- the automata ---------------------------------------------------------------------
+
+    def _determinize(self, team: str | None) -> _Dfa:
+        """Ids of the policy (team None), or those with a split whose team is not `team`.
+
+        NFA state: (part, state of that part, tracker). In the body the tracker counts the
+        characters read so far that equal `team` (-1 once one differs); leaving the body with
+        the whole team read is a dead end."""
+        parts = self.parts
+        target = [self.alphabet[c] for c in team] if team is not None else []
+        differ = -1
+
+        def closure(states: Iterable[tuple[int, int, int]]) -> frozenset[tuple[int, int, int]]:
+            out = set(states)
+            todo = list(out)
+            while todo:
+                part, q, k = todo.pop()
+                if part < 2 and q in parts[part].finals:
+                    if part == 0:
+                        nxt = (1, parts[1].initial, 0)
+                    elif team is not None and k == len(target):
+                        continue  # the team is exactly `team`
+                    else:
+                        nxt = (2, parts[2].initial, 0)
+                    if nxt not in out:
+                        out.add(nxt)
+                        todo.append(nxt)
+            return frozenset(out)
+
+        start = closure([(0, parts[0].initial, 0)])
+        index = {start: 0}
+        sets = [start]
+        trans: list[dict[int, int]] = []
+        finals: set[int] = set()
+        while len(trans) < len(sets):
+            current = sets[len(trans)]
+            row: dict[int, int] = {}
+            for key in self.keys:
+                moved = []
+                for part, q, k in current:
+                    row_of_q = parts[part].map.get(State(q))
+                    nq = None if row_of_q is None else row_of_q.get(TransitionKey(key))
+                    if nq is None:
+                        continue
+                    if part == 1 and team is not None:
+                        nk = k + 1 if 0 <= k < len(target) and target[k] == key else differ
+                    else:
+                        nk = k
+                    moved.append((part, nq, nk))
+                if moved:
+                    nxt = closure(moved)
+                    if nxt not in index:
+                        index[nxt] = len(sets)
+                        sets.append(nxt)
+                    row[key] = index[nxt]
+            trans.append(row)
+        for i, states in enumerate(sets):
+            if any(part == 2 and q in parts[2].finals for part, q, _ in states):
+                finals.add(i)
+        return _Dfa(trans, finals)
+
+    def _conforming_dfa(self) -> _Dfa:
+        if self._conforming is None:
+            self._conforming = self._determinize(None)
+        return self._conforming
+
+    def _foreign_dfa(self, team: str) -> _Dfa:
+        if team not in self._foreign:
+            self._foreign[team] = self._determinize(team)
+        return self._foreign[team]
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def conforming_example(self, glob: str) -> str | None:
+        """A shortest id the glob matches and the policy allows, or None when there is none."""
+        return self._search(glob, self._conforming_dfa())
+
+    def foreign_example(self, glob: str, team: str) -> str | None:
+        """A shortest conforming id the glob matches whose team is not `team`, or None."""
+        if any(len(self.alphabet.by_transition[self.alphabet[c]]) != 1 for c in team):
+            raise ValueError(f"team {team!r} has characters not passed to ClientIdPolicy.compile")
+        return self._search(glob, self._foreign_dfa(team))
+
+    def team_of(self, client_id: str) -> str | None:
+        m = self.regex.fullmatch(client_id)
+        return m.group("team") if m else None
+
+    def _search(self, glob: str, dfa: _Dfa) -> str | None:
+        """Breadth first over (glob position, state): a shortest id in L(glob) ∩ L(dfa)."""
+        n = len(glob)
+        tails = dfa.tails()
+        literal = [self.alphabet[c] if c not in "*?" else -1 for c in glob]
+        parent: dict[tuple[int, int], tuple[tuple[int, int], str] | None] = {}
+        best: tuple[int, tuple[int, int], tuple[int, ...]] | None = None  # length, node, tail
+
+        def path(node: tuple[int, int]) -> str:
+            out: list[str] = []
+            step = parent[node]
+            while step is not None:
+                node, char = step
+                out.append(char)
+                step = parent[node]
+            return "".join(reversed(out))
+
+        frontier: list[tuple[int, int]] = []
+
+        def visit(node: tuple[int, int], step: tuple[tuple[int, int], str] | None) -> None:
+            # Closed under a `*` that matches nothing.
+            while True:
+                if node in parent or tails[node[1]] is None:
+                    return
+                parent[node] = step
+                frontier.append(node)
+                i, _ = node
+                if i < n and glob[i] == "*":
+                    step = (node, "")
+                    node = (i + 1, node[1])
+                    continue
+                return
+
+        visit((0, 0), None)
+        depth = 0
+        while frontier and (best is None or depth < best[0]):
+            layer, frontier = frontier, []
+            for node in layer:
+                i, state = node
+                if i == n or (i == n - 1 and glob[i] == "*"):
+                    tail = tails[state] if i < n else (() if state in dfa.finals else None)
+                    if tail is not None and (best is None or depth + len(tail) < best[0]):
+                        best = (depth + len(tail), node, tail)
+                    continue
+                atom = glob[i]
+                row = dfa.trans[state]
+                if atom == "*":
+                    for key, nxt in row.items():
+                        visit((i, nxt), (node, self.spell[key]))
+                elif atom == "?":
+                    for key, nxt in row.items():
+                        visit((i + 1, nxt), (node, self.spell[key]))
+                elif literal[i] in row:
+                    visit((i + 1, row[literal[i]]), (node, atom))
+            depth += 1
+        if best is None:
+            return None
+        _, node, tail = best
+        return path(node) + "".join(self.spell[k] for k in tail)
+
+
+def _rank(char: str) -> int:
+    found = _PREFERRED.find(char)
+    return found if found >= 0 else len(_PREFERRED)
+
+
+def _spellings(alphabet: Alphabet) -> dict[int, str]:
+    spell: dict[int, str] = {}
+    for key in alphabet.by_transition:
+        symbols = [s for s in alphabet.by_transition[key] if s is not anything_else]
+        if anything_else in alphabet.by_transition[key]:
+            # Characters the alphabet does not list: a readable one if one is free.
+            free = [c for c in _PREFERRED if c not in alphabet]
+            symbols.append(free[0] if free else next(chr(c) for c in range(0xA1, 0x10FFFF) if chr(c) not in alphabet))
+        spell[key] = min(symbols, key=lambda s: (_rank(s), s))
+    return spell
