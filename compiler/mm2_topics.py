@@ -14,9 +14,11 @@ with these rules (read from the 4.3.1 jars; separator `.`, the default):
 * ``DefaultTopicFilter``: `topics` (Ferry lists the legacy names, escaped) and the default
   ``topics.exclude`` of three patterns: ``mm2`` … ``.internal`` and ``__`` … (both internal
   anyway) and any name ending in ``.replica``.
-* ``isCycle(t)``: the policy names a source cluster for `t` (``DefaultReplicationPolicy``: the text
-  before the first separator of a name with at least two non-empty-tailed parts) and that source
-  is the target cluster, or the upstream name is itself a cycle.
+* ``isCycle(t)``: the policy names a source cluster for `t` and it is the target cluster, or the
+  upstream name is itself a cycle. ``DefaultReplicationPolicy`` reads the source as the text before
+  the first separator when something other than separators follows it (``governed.orders`` ->
+  ``governed``, ``.orders`` -> empty, ``orders.`` -> none); Ferry's policy names a source only for
+  a new name of its map, so a legacy name is never a cycle there unless it maps to itself.
 * ``isHeartbeatsTopic(t)``: ``originalTopic(t) == "heartbeats"``.
 
 Ferry runs MM2 with ``dev.ferry.mirror.RenameReplicationPolicy``. Its `configure` *refuses the
@@ -26,8 +28,9 @@ the flow, for every team on it. A name that passes is mirrored unless ``topics.e
 it. ``mm2_view`` answers for that policy (``new`` given) or for ``DefaultReplicationPolicy``
 (``new=None``); tests/compiler/test_mm2_topics_jar.py asks the real classes about a corpus.
 
-Names are assumed legal Kafka topic names (``[a-zA-Z0-9._-]``, at most 249): the naming pass
-refuses the rest, and on them Java's ``.`` in a regex and Python's differ.
+Names are assumed legal Kafka topic names (``[a-zA-Z0-9._-]``, at most 249, not ``.`` or ``..``):
+another check refuses the rest (so does Ferry's policy, for that reason), and on them Java's ``.``
+in a regex and Python's differ.
 """
 
 from __future__ import annotations
