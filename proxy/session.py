@@ -43,7 +43,9 @@ Rules the machine keeps:
 * A fenced connection is not closed at once: :class:`Hold` asks the shell to keep it open,
   answering nothing, until :class:`HoldOver`. Clients then wait out their own request timeout
   before reconnecting instead of reconnecting many times a second (how long, and how many
-  connections may be held at once, is the shell's business: ``Limits.fence_hold``).
+  connections may be held at once, is the shell's business: ``Limits.fence_hold``). Only a
+  first request that is ApiVersions is answered first, as a broker would (``proxy.apiversions``
+  says why): a client that gets no version answer gives up on the connection by itself.
 * A client id whose bytes are not UTF-8 matches no rule (Kafka accepts such ids; so do we).
 """
 
@@ -54,6 +56,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from .apiversions import API_VERSIONS_KEY, api_versions_answer
 from .codec import DEFAULT_MAX_FIRST_FRAME_SIZE, FirstFrame, NeedMoreData, parse_first_frame
 from .errors import ProtocolError, ProtocolErrorCause
 from .routetable import Decision, RouteTable
@@ -230,7 +233,8 @@ class SendUpstream:
 
 @dataclass(frozen=True, slots=True)
 class SendClient:
-    """A last word to the client before closing (only ever a fixed, small message)."""
+    """Bytes the proxy itself sends the client: a last word before closing (HTTP refusal), or
+    the ApiVersions answer to a fenced client. Only ever these fixed, small messages."""
 
     data: bytes
 
@@ -383,6 +387,8 @@ class Session:
             )
             self._buffer = bytearray()
             self._enter(Phase.HELD)
+            if frame.api_key == API_VERSIONS_KEY:
+                return [SendClient(api_versions_answer(frame.api_version, frame.correlation_id)), Hold()]
             return [Hold()]
         self._enter(Phase.ROUTED)
         assert decision.cluster is not None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.apiversions import api_versions_answer
 from proxy.config import Limits
 from proxy.decisionlog import FenceLog, JsonLineSink
 from proxy.routetable import Action, RouteTable
@@ -32,13 +33,21 @@ def routes(tmp_path: Path, dead_address: str) -> Path:
 
 
 def _fenced_socket(proxy: RunningProxy, client_id: str = "ledger.1") -> socket.socket:
+    """A fenced client: its ApiVersions request is answered as a broker would, then nothing."""
     s = socket.create_connection(proxy.address, timeout=10)
     s.sendall(encode_api_versions_request(3, 1, client_id))
+    answer = api_versions_answer(3, 1)
+    got = b""
+    while len(got) < len(answer):
+        chunk = s.recv(len(answer) - len(got))
+        assert chunk, f"closed after {len(got)} bytes of the ApiVersions answer"
+        got += chunk
+    assert got == answer
     return s
 
 
 def _closed_after(s: socket.socket) -> float:
-    """Seconds until the proxy closes ``s`` (reading whatever it sends: it must send nothing)."""
+    """Seconds until the proxy closes ``s`` (after the answer it must send nothing more)."""
     started = time.monotonic()
     with s:
         assert s.recv(100) == b""  # EOF, and not one byte before it

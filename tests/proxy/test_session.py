@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from compiler.explain import explain
 from compiler.org import Org, build_org
 from compiler.validate import validate_specs
+from proxy.apiversions import api_versions_answer
 from proxy.errors import ProtocolErrorCause as Cause
 from proxy.routetable import Endpoint, RouteTable, build_table, parse_route_file
 from proxy.session import (
@@ -109,6 +110,7 @@ def test_a_fence_rule_holds_the_connection_without_dialling_then_closes_it() -> 
     assert (
         Playbook(s)
         >> ClientData(frame("billing.ledger.0"))
+        << SendClient(api_versions_answer(3, 1))  # answered as a broker would, then silence
         << Hold()
         >> ClientData(frame("billing.ledger.0", correlation_id=2))  # a retry: read and discarded
         >> FirstFrameTimedOut()  # the shell stopped that timer; a late one changes nothing
@@ -123,11 +125,18 @@ def test_a_fenced_client_that_leaves_during_the_hold_is_still_fenced() -> None:
     s = session()
     assert (
         Playbook(s)
-        >> ClientData(frame("billing.ledger.0"))
+        >> ClientData(frame("billing.ledger.0", version=0, correlation_id=9))
+        << SendClient(api_versions_answer(0, 9))
         << Hold()
         >> ClientEof()
         << Close(Outcome.FENCED, f"{FENCE_DETAIL}; the client left during the hold")
     )
+
+
+def test_a_fenced_first_request_other_than_api_versions_gets_no_answer() -> None:
+    s = session()
+    metadata = encode_frame(encode_request_header(3, 1, 5, "billing.ledger.0") + struct.pack(">i", -1))
+    assert Playbook(s) >> ClientData(metadata) << Hold()
 
 
 def test_hold_over_outside_a_hold_is_a_bug_of_the_shell() -> None:
@@ -393,7 +402,7 @@ def test_the_proxy_only_ever_dials_what_the_route_file_names(client_id: str) -> 
         out = s.handle(UpstreamFailed(d.address, "refused"))
         dials = [c for c in out if isinstance(c, Dial)]
     if decision.action == "fence":
-        assert s.phase is Phase.HELD and out == [Hold()]
+        assert s.phase is Phase.HELD and out == [SendClient(api_versions_answer(3, 1)), Hold()]
         return
     assert s.phase is Phase.CLOSED
     assert s.outcome is Outcome.UPSTREAM_UNAVAILABLE
