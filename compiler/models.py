@@ -9,13 +9,35 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
-# Kafka's own rule for topic names: [a-zA-Z0-9._-]{1,249}.
+from .characters import TextProblem
+from .hostport import check_host_port
+from .kafka_names import (
+    MAX_ID_LENGTH,
+    MAX_TOPIC_NAME_LENGTH,
+    check_client_id_pattern,
+    check_group_id,
+    check_topic_name,
+)
+
+# Names are checked by functions whose messages say which character is wrong and where
+# (compiler/kafka_names.py); the JSON Schema keeps a pattern so editors flag them too.
 TopicName = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
-    Field(description="A Kafka topic name: letters, digits, '.', '_' and '-', at most 249 characters."),
+    AfterValidator(check_topic_name),
+    Field(
+        description="A Kafka topic name: letters, digits, '.', '_' and '-', at most 249 characters, not '.' or '..'.",
+        json_schema_extra={"pattern": f"^[a-zA-Z0-9._-]{{1,{MAX_TOPIC_NAME_LENGTH}}}$", "not": {"enum": [".", ".."]}},
+    ),
 ]
 # Kubernetes object names (DNS-1123 subdomain), used for Secret references.
 SecretName = Annotated[
@@ -26,22 +48,40 @@ SecretName = Annotated[
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 HostPort = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$"),
-    Field(description="host:port"),
+    AfterValidator(check_host_port),
+    Field(
+        description="host:port, port 1-65535; an IPv6 address in brackets ([::1]:9092).",
+        json_schema_extra={"pattern": r"^([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$"},
+    ),
 ]
 GroupId = Annotated[
     str,
-    StringConstraints(pattern=r"^[^,\s]{1,255}$"),
-    Field(description="A Kafka consumer group id (no commas or blanks: MM2 takes group lists comma-separated)."),
+    AfterValidator(check_group_id),
+    Field(
+        description="A Kafka consumer group id (no commas or blanks: MM2 takes group lists comma-separated; "
+        "no invisible or look-alike characters).",
+        json_schema_extra={"pattern": f"^[^,\\s]{{1,{MAX_ID_LENGTH}}}$"},
+    ),
 ]
 ClientIdPattern = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+    AfterValidator(check_client_id_pattern),
     Field(
         description="A client-id glob: '*' matches any run of characters (also none), '?' "
-        "exactly one; every other character matches itself."
+        "exactly one; every other character matches itself. Printable ASCII, no blanks.",
+        json_schema_extra={"pattern": f"^[\\x21-\\x7e]{{1,{MAX_ID_LENGTH}}}$"},
     ),
 ]
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise TextProblem("blank-text", "", f"is blank ({'empty' if not value else 'only blanks'}); "
+                          "write it out: this text must say something")
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank), Field(json_schema_extra={"pattern": r"\S"})]
 
 
 class Strict(BaseModel):
@@ -108,7 +148,7 @@ class Security(Strict):
 
 class Cluster(Strict):
     role: Role
-    region: str = Field(min_length=1)
+    region: NonBlank
     bootstrap: list[HostPort] = Field(min_length=1, description="Bootstrap servers, in dial order.")
     security: Security = Security()
     description: str | None = None
@@ -129,8 +169,8 @@ class ClustersSpec(Strict):
 
 
 class NamingRule(Strict):
-    pattern: str = Field(description="Python regular expression a name must fully match.")
-    example: str | None = Field(None, description="A conforming example shown in error messages.")
+    pattern: NonBlank = Field(description="Python regular expression a name must fully match.")
+    example: NonBlank | None = Field(None, description="A conforming example shown in error messages.")
     description: str | None = Field(
         None,
         description="What the pattern asks for, in words (e.g. '<team>.<service>.<instance>, lower case'); "
@@ -160,8 +200,8 @@ class MirrorMakerDefaults(Strict):
 
 
 class Images(Strict):
-    proxy: str = "ghcr.io/ferry-dev/ferry-proxy:0.1.0"
-    mirrormaker: str = "ghcr.io/ferry-dev/ferry-mirrormaker2:0.1.0"
+    proxy: NonBlank = "ghcr.io/ferry-dev/ferry-proxy:0.1.0"
+    mirrormaker: NonBlank = "ghcr.io/ferry-dev/ferry-mirrormaker2:0.1.0"
 
 
 class Limits(Strict):
@@ -181,8 +221,8 @@ class PolicySpec(Strict):
 
 
 class Attestation(Strict):
-    by: str = Field(min_length=1, description="Who attests (e-mail or handle).")
-    ref: str = Field(min_length=1, description="Ticket or document recording the review.")
+    by: NonBlank = Field(description="Who attests (e-mail or handle).")
+    ref: NonBlank = Field(description="Ticket or document recording the review.")
 
 
 class Attestations(Strict):
@@ -207,8 +247,8 @@ class ClientEntry(Strict):
         "active migration). Default: every topic this migration moves.",
     )
     client_ids: list[ClientIdPattern] = Field(min_length=1)
-    cutover: bool = Field(False, description="Route these client ids to the target cluster.")
-    fence: bool = Field(False, description="Refuse these client ids at the proxy (a cutover window).")
+    cutover: StrictBool = Field(False, description="Route these client ids to the target cluster.")
+    fence: StrictBool = Field(False, description="Refuse these client ids at the proxy (a cutover window).")
 
 
 class ConsumerGroup(ClientEntry):
@@ -228,7 +268,7 @@ class MigrationSpec(Strict):
     """specs/migrations/<team>/<name>.yaml — one team's migration."""
 
     team: Identifier
-    owners: list[str] = Field(min_length=1)
+    owners: list[NonBlank] = Field(min_length=1, description="Who to ask about this migration (e-mail or handle).")
     source: Identifier
     target: Identifier
     gateway: Identifier = Field(description="The proxy gateway these clients bootstrap through.")

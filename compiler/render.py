@@ -25,12 +25,31 @@ POLICY_CLASS = "dev.ferry.mirror.RenameReplicationPolicy"
 POLICY_RENAMES_KEY = "replication.policy.ferry.renames"
 
 
-def _prop(value: Any) -> str:
-    """Escape a value for a Java .properties file (backslashes, leading blanks, newlines)."""
-    text = str(value).replace("\\", "\\\\").replace("\n", "\\n")
+def property_value(value: Any) -> str:
+    """Escape a value for a Java .properties file (backslashes, leading blanks, line breaks)."""
+    text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     if text[:1] in (" ", "\t"):
         text = "\\" + text
     return text
+
+
+def ascii_properties(text: str) -> str:
+    """A .properties file as Java reads it: `Properties.load(InputStream)` (MirrorMaker 2's
+    `connect-mirror-maker.sh`) decodes the bytes as ISO-8859-1, so a group id written as
+    UTF-8 would arrive as mojibake and match no group. Every non-ASCII character becomes a
+    `\\uXXXX` escape (UTF-16 code units, a pair above U+FFFF), as `Properties.store` writes
+    them; in comments too, so the file is plain ASCII. A non-ASCII character is never part of
+    another escape, so escaping the whole rendered text is exact."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        units = ch.encode("utf-16-be")
+        out.extend(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2))
+    return "".join(out)
 
 
 _env = jinja2.Environment(
@@ -40,7 +59,7 @@ _env = jinja2.Environment(
     autoescape=False,
 )
 _env.filters["q"] = lambda v: json.dumps(v, ensure_ascii=False)
-_env.filters["prop"] = _prop
+_env.filters["prop"] = property_value
 
 
 def header(sources: tuple[str, ...] | list[str]) -> str:
@@ -129,7 +148,7 @@ def render_mm2(org: Org, flow: Flow) -> str:
     # The herder of the target side flushes source offsets and the latest offset syncs.
     global_settings.append((f"{flow.target}.offset.flush.interval.ms", mm.offset_flush_interval_seconds * 1000))
     clusters = [(a, org.cluster(a)) for a in (flow.source, flow.target)]
-    return _env.get_template("mm2.properties.j2").render(
+    return ascii_properties(_env.get_template("mm2.properties.j2").render(
         header=header(flow.sources),
         flow=flow,
         clusters=clusters,
@@ -137,7 +156,7 @@ def render_mm2(org: Org, flow: Flow) -> str:
         flow_settings=flow_settings,
         global_settings=global_settings,
         secrets_root=SECRETS_ROOT,
-    )
+    ))
 
 
 def connect_configs(org: Org, flow: Flow) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .diagnostics import Diagnostic
+from .char_positions import char_position
+from .characters import TextProblem
+from .diagnostics import Diagnostic, Position
 from .loader import PathKey, RawDocument, SpecTree
 from .models import ClustersSpec, MigrationSpec, PolicySpec
 from .passes.secrets import find_inline_secrets
@@ -103,6 +105,23 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     return msg
 
 
+# YAML 1.1 read these words as booleans; YAML 1.2 (and Ferry's loader) reads them as text.
+_YAML11_TRUE = {"y", "yes", "on", "true"}
+_YAML11_FALSE = {"n", "no", "off", "false"}
+
+
+def _not_a_boolean(got: Any) -> str:
+    shown = _quoted(got) if isinstance(got, (str, int, float)) else type(got).__name__
+    word = got.strip().lower() if isinstance(got, str) else None
+    fix = "true" if word in _YAML11_TRUE or got == 1 else "false" if word in _YAML11_FALSE or got == 0 else None
+    if word in _YAML11_TRUE | _YAML11_FALSE and fix:
+        why = (" (`yes`, `no`, `on` and `off` are booleans only in YAML 1.1; specs are read as YAML 1.2, "
+               "where they are text)" if word not in ("true", "false") else " (quoted, it is text)")
+        return f"expected a boolean, got {shown}{why}: write {fix} without quotes"
+    hint = f"write {fix}" if fix else "write true or false"
+    return f"expected a boolean (true or false), got {shown}: {hint}"
+
+
 #: A quoted value longer than this is cut: a diagnostic names the value, it does not reprint a
 #: 5,000-digit number or a pasted blob into the CI log.
 _MAX_QUOTED = 60
@@ -115,6 +134,24 @@ def _quoted(value: str | int | float | bool) -> str:
     return f"{text[:_MAX_QUOTED]}… ({len(str(value)):,} characters)"
 
 
+def _path_text(path: PathKey) -> str:
+    """`consumer_groups.mailer.cutover`; a character that prints as nothing is shown escaped."""
+    text = ".".join(str(p) for p in path) or "document"
+    return text if text.isprintable() else "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
+def _problem_diagnostic(doc: RawDocument, path: PathKey, at_key: bool, problem: TextProblem) -> Diagnostic:
+    """At the offending character when the problem has one (its column in the message too),
+    else at the value."""
+    start = doc.source.key_at(path) if at_key else doc.source.at(path)
+    text = str(path[-1]) if at_key and path else _value_at(doc.data, path)
+    found: Position | None = None
+    if problem.index is not None and isinstance(text, str):
+        found = char_position(doc.text, start, text, problem.index)
+    where = _path_text(path)
+    return Diagnostic(found or start, problem.code, f"{where}: {problem.message(found.col if found else None)}")
+
+
 def validate_document(
     doc: RawDocument, model: type[BaseModel], skip: set[PathKey]
 ) -> tuple[Any | None, list[Diagnostic]]:
@@ -122,6 +159,7 @@ def validate_document(
         return model.model_validate(doc.data), []
     except ValidationError as exc:
         grouped: dict[tuple[PathKey, bool], list[str]] = {}
+        diags = []
         for err in exc.errors():
             path, at_key = _data_path(doc.data, err["loc"])
             here = _value_at(doc.data, path)
@@ -134,14 +172,21 @@ def validate_document(
                 at_key = True
             if any(path[: len(s)] == s for s in skip):
                 continue  # already reported as an inline secret
+            problem = err.get("ctx", {}).get("error")
+            if isinstance(problem, TextProblem):
+                diags.append(_problem_diagnostic(doc, path, at_key, problem))
+                continue
+            if err["type"] == "bool_type":
+                diags.append(Diagnostic(doc.source.at(path), "not-a-boolean",
+                                        f"{_path_text(path)}: {_not_a_boolean(err.get('input'))}"))
+                continue
             msgs = grouped.setdefault((path, at_key), [])
             text = _message(err, model)
             if text not in msgs:
                 msgs.append(text)
-        diags = []
         for (path, at_key), msgs in grouped.items():
             pos = doc.source.key_at(path) if at_key else doc.source.at(path)
-            where = ".".join(str(p) for p in path) or "document"
+            where = _path_text(path)
             if all(m.startswith("missing required key") for m in msgs):
                 keys = ", ".join(m.split("`")[1].join("``") for m in msgs)
                 message = msgs[0] if len(msgs) == 1 else f"missing required keys {keys}; add them"

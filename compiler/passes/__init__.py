@@ -22,6 +22,9 @@ class Pass:
 
 
 def semantic_passes() -> list[Pass]:
-    from . import cutover, mirrorability, naming, overlap, parity, references, uniqueness
+    from . import addresses, collisions, cutover, mirrorability, naming, overlap, parity, references, uniqueness
 
-    return [m.PASS for m in (references, naming, uniqueness, mirrorability, overlap, cutover, parity)]
+    return [
+        m.PASS
+        for m in (references, naming, uniqueness, collisions, mirrorability, overlap, cutover, parity, addresses)
+    ]
