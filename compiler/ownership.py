@@ -19,12 +19,12 @@ if *any* split gives another team (stricter than `re`, which picks one split: a 
 an ambiguous team boundary should not hand ids to whichever team backtracking favours).
 
 Per run the three parts are compiled once (`ClientIdPolicy.compile`), over an alphabet in
-which every character of a glob or a team name is its own symbol; per team the "some split
-has another team" automaton is made deterministic once; per glob the decision is a search
-over (glob position, automaton state) pairs, breadth first, so its witness is a shortest id
-(shortest first, then by the order of the automaton's symbols). A glob's final `*` is not
-searched: from a state, "any continuation reaches acceptance" is a property of the state,
-computed once with the shortest such continuation.
+which every character of a team name is its own symbol; the deterministic automaton that
+runs them is built on demand and shared by every team past the team part. Per glob the
+literal prefix is walked, and the rest is a search over (glob position, automaton state)
+pairs, breadth first, so its witness is a shortest id (ties go to the most readable
+symbols). A glob's final `*` is not searched: from a state, the shortest continuation to
+acceptance is a property of the state, found once.
 
 Regex constructs the automata cannot honour exactly are refused with a reason
 (`PolicyUnsupported`): lookarounds, backreferences, atomic groups and possessive
@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from interegular import InvalidSyntax, REFlags, Unsupported, parse_pattern
 from interegular.fsm import FSM, Alphabet, State, TransitionKey, anything_else
 
+from .errors import CompilerError
+
 TEAM_GROUP = "(?P<team>"
 # Characters shown for a wildcard when any of several would do: the most readable first.
 _PREFERRED = string.ascii_lowercase + string.digits + "-_" + string.ascii_uppercase + string.punctuation
@@ -56,8 +58,10 @@ _FLAGS_KEPT = "is"
 _FLAGS_DROPPED = "aum"
 
 
-class PolicyUnsupported(Exception):
-    """The client-id regex uses a construct the ownership decision cannot handle exactly."""
+class PolicyUnsupported(CompilerError):
+    """The client-id regex uses a construct the ownership decision cannot handle exactly.
+
+    Pass `naming` turns it into the diagnostic `policy-unsupported-regex`."""
 
 
 @dataclass(frozen=True)
@@ -194,49 +198,32 @@ def _split(pattern: str) -> _Parts:
     )
 
 
-@dataclass
-class _Dfa:
-    """A deterministic automaton over the policy's symbol keys (missing transition = reject)."""
-
-    trans: list[dict[int, int]]
-    finals: set[int]
-    _live: list[bool] | None = None
-    _tails: list[tuple[int, ...] | None] | None = None
-
-    def tails(self) -> list[tuple[int, ...] | None]:
-        """For each state, a shortest run of symbol keys to acceptance (None: none exists)."""
-        if self._tails is None:
-            back: list[list[tuple[int, int]]] = [[] for _ in self.trans]
-            for s, row in enumerate(self.trans):
-                for key, t in row.items():  # rows are in the policy's preferred symbol order
-                    back[t].append((key, s))
-            tails: list[tuple[int, ...] | None] = [None] * len(self.trans)
-            queue = deque(sorted(self.finals))
-            for f in queue:
-                tails[f] = ()
-            while queue:
-                t = queue.popleft()
-                for key, s in back[t]:
-                    if tails[s] is None:
-                        tail = tails[t]
-                        assert tail is not None
-                        tails[s] = (key, *tail)
-                        queue.append(s)
-            self._tails = tails
-        return self._tails
+NfaState = tuple[int, int, int]  # part (0 prefix, 1 team, 2 suffix), state of that part, team tracker
+_DIFFERS = -1  # tracker: a character read in the team part differs from the team name
 
 
 @dataclass
 class ClientIdPolicy:
-    """The client-id regex as automata; `compile` once per run, then ask per glob."""
+    """The client-id regex as automata; `compile` once per run, then ask per glob.
+
+    One deterministic automaton serves every question, built lazily (subset construction
+    on demand): a state is a set of NFA states plus the team it compares with (None for
+    "conforming", and for every set past the team part, where the tracker no longer
+    matters). So what follows the team — the service and instance parts, which every
+    glob of every team goes through — is built, and its shortest completions found, once."""
 
     regex: re.Pattern[str]
     alphabet: Alphabet
     parts: tuple[FSM, FSM, FSM]
     keys: list[int]  # every symbol key, most readable spelling first
     spell: dict[int, str]  # key -> the character shown for it in an example id
-    _conforming: _Dfa | None = None
-    _foreign: dict[str, _Dfa] = field(default_factory=dict)
+    _key_of: dict[str, int] = field(default_factory=dict)
+    _ids: dict[tuple[str | None, frozenset[NfaState]], int] = field(default_factory=dict)
+    _states: list[tuple[str | None, frozenset[NfaState]]] = field(default_factory=list)
+    _rows: list[dict[int, int] | None] = field(default_factory=list)
+    _finals: list[bool] = field(default_factory=list)
+    _tails: dict[int, tuple[int, ...] | None] = field(default_factory=dict)
+    _starts: dict[str | None, int] = field(default_factory=dict)
 
     @classmethod
     def compile(cls, pattern: str, chars: Iterable[str] = ()) -> ClientIdPolicy:
@@ -269,152 +256,191 @@ class ClientIdPolicy:
         keys = sorted(spell, key=lambda k: (_rank(spell[k]), spell[k]))
         return cls(regex, alphabet, (prefix, body, suffix), keys, spell)
 
-    # --- the automata ---------------------------------------------------------------------
+    # --- the automaton, built on demand --------------------------------------------------------
 
-    def _determinize(self, team: str | None) -> _Dfa:
-        """Ids of the policy (team None), or those with a split whose team is not `team`.
+    def _key(self, char: str) -> int:
+        key = self._key_of.get(char)
+        if key is None:
+            key = self._key_of[char] = int(self.alphabet[char])
+        return key
 
-        NFA state: (part, state of that part, tracker). In the body the tracker counts the
-        characters read so far that equal `team` (-1 once one differs); leaving the body with
-        the whole team read is a dead end."""
+    def _closure(self, team: str | None, states: Iterable[NfaState]) -> frozenset[NfaState]:
+        """Add the moves between parts. Leaving the team part with the whole of `team` read is
+        a dead end: that split's team is `team` (team None: no comparison)."""
         parts = self.parts
-        target = [self.alphabet[c] for c in team] if team is not None else []
-        differ = -1
+        out = set(states)
+        todo = list(out)
+        while todo:
+            part, q, k = todo.pop()
+            if part < 2 and q in parts[part].finals:
+                if part == 0:
+                    nxt = (1, parts[1].initial, 0)
+                elif team is not None and k == len(team):
+                    continue
+                else:
+                    nxt = (2, parts[2].initial, 0)
+                if nxt not in out:
+                    out.add(nxt)
+                    todo.append(nxt)
+        return frozenset(out)
 
-        def closure(states: Iterable[tuple[int, int, int]]) -> frozenset[tuple[int, int, int]]:
-            out = set(states)
-            todo = list(out)
-            while todo:
-                part, q, k = todo.pop()
-                if part < 2 and q in parts[part].finals:
-                    if part == 0:
-                        nxt = (1, parts[1].initial, 0)
-                    elif team is not None and k == len(target):
-                        continue  # the team is exactly `team`
-                    else:
-                        nxt = (2, parts[2].initial, 0)
-                    if nxt not in out:
-                        out.add(nxt)
-                        todo.append(nxt)
-            return frozenset(out)
+    def _state(self, team: str | None, nfa: frozenset[NfaState]) -> int:
+        if team is not None and all(part == 2 for part, _, _ in nfa):
+            team = None  # past the team part: shared by every team
+        ident = (team, nfa)
+        found = self._ids.get(ident)
+        if found is None:
+            found = self._ids[ident] = len(self._states)
+            self._states.append(ident)
+            self._rows.append(None)
+            self._finals.append(any(part == 2 and q in self.parts[2].finals for part, q, _ in nfa))
+        return found
 
-        start = closure([(0, parts[0].initial, 0)])
-        index = {start: 0}
-        sets = [start]
-        trans: list[dict[int, int]] = []
-        finals: set[int] = set()
-        while len(trans) < len(sets):
-            current = sets[len(trans)]
-            row: dict[int, int] = {}
+    def _start(self, team: str | None) -> int:
+        if team not in self._starts:
+            self._starts[team] = self._state(team, self._closure(team, [(0, self.parts[0].initial, 0)]))
+        return self._starts[team]
+
+    def _row(self, state: int) -> dict[int, int]:
+        row = self._rows[state]
+        if row is None:
+            team, nfa = self._states[state]
+            target = [self._key(c) for c in team] if team is not None else []
+            row = {}
             for key in self.keys:
                 moved = []
-                for part, q, k in current:
-                    row_of_q = parts[part].map.get(State(q))
+                for part, q, k in nfa:
+                    row_of_q = self.parts[part].map.get(State(q))
                     nq = None if row_of_q is None else row_of_q.get(TransitionKey(key))
                     if nq is None:
                         continue
+                    nk = k
                     if part == 1 and team is not None:
-                        nk = k + 1 if 0 <= k < len(target) and target[k] == key else differ
-                    else:
-                        nk = k
+                        nk = k + 1 if 0 <= k < len(target) and target[k] == key else _DIFFERS
                     moved.append((part, nq, nk))
                 if moved:
-                    nxt = closure(moved)
-                    if nxt not in index:
-                        index[nxt] = len(sets)
-                        sets.append(nxt)
-                    row[key] = index[nxt]
-            trans.append(row)
-        for i, states in enumerate(sets):
-            if any(part == 2 and q in parts[2].finals for part, q, _ in states):
-                finals.add(i)
-        return _Dfa(trans, finals)
+                    row[key] = self._state(team, self._closure(team, moved))
+            self._rows[state] = row
+        return row
 
-    def _conforming_dfa(self) -> _Dfa:
-        if self._conforming is None:
-            self._conforming = self._determinize(None)
-        return self._conforming
-
-    def _foreign_dfa(self, team: str) -> _Dfa:
-        if team not in self._foreign:
-            self._foreign[team] = self._determinize(team)
-        return self._foreign[team]
+    def _tail(self, state: int) -> tuple[int, ...] | None:
+        """A shortest run of symbol keys from `state` to acceptance (None: there is none)."""
+        if state not in self._tails:
+            parent: dict[int, tuple[int, int] | None] = {state: None}
+            queue = deque([state])
+            found = None
+            while queue:
+                s = queue.popleft()
+                if self._finals[s]:
+                    found = s
+                    break
+                for key, t in self._row(s).items():
+                    if t not in parent:
+                        parent[t] = (s, key)
+                        queue.append(t)
+            if found is None:
+                self._tails[state] = None
+            else:
+                keys: list[int] = []
+                step = parent[found]
+                while step is not None:
+                    keys.append(step[1])
+                    step = parent[step[0]]
+                self._tails[state] = tuple(reversed(keys))
+        return self._tails[state]
 
     # --- questions ---------------------------------------------------------------------------
 
     def conforming_example(self, glob: str) -> str | None:
         """A shortest id the glob matches and the policy allows, or None when there is none."""
-        return self._search(glob, self._conforming_dfa())
+        return self._search(glob, None)
 
     def foreign_example(self, glob: str, team: str) -> str | None:
         """A shortest conforming id the glob matches whose team is not `team`, or None."""
-        if any(len(self.alphabet.by_transition[self.alphabet[c]]) != 1 for c in team):
+        if team not in self._starts and any(len(self.alphabet.by_transition[self.alphabet[c]]) != 1 for c in team):
             raise ValueError(f"team {team!r} has characters not passed to ClientIdPolicy.compile")
-        return self._search(glob, self._foreign_dfa(team))
+        return self._search(glob, team)
 
     def team_of(self, client_id: str) -> str | None:
         m = self.regex.fullmatch(client_id)
         return m.group("team") if m else None
 
-    def _search(self, glob: str, dfa: _Dfa) -> str | None:
-        """Breadth first over (glob position, state): a shortest id in L(glob) ∩ L(dfa)."""
+    def _search(self, glob: str, team: str | None) -> str | None:
+        """Breadth first over (glob position, state): a shortest id in L(glob) ∩ L(automaton)."""
+        state = self._start(team)
+        # The literal prefix leaves no choice: walk it (the hot loop of a run: kept tight).
+        rows, key_of = self._rows, self._key_of
+        i = 0
+        for char in glob:
+            if char in "*?":
+                break
+            row = rows[state] or self._row(state)
+            key = key_of.get(char)
+            nxt = row.get(self._key(char) if key is None else key)
+            if nxt is None:
+                return None
+            state, i = nxt, i + 1
+        head, rest = glob[:i], glob[i:]
+        if rest == "" and self._finals[state]:
+            return head
+        if rest == "*":
+            tail = self._tail(state)
+            return None if tail is None else head + "".join(self.spell[k] for k in tail)
+        found = self._bfs(rest, state)
+        return None if found is None else head + found
+
+    def _bfs(self, glob: str, start: int) -> str | None:
         n = len(glob)
-        tails = dfa.tails()
-        literal = [self.alphabet[c] if c not in "*?" else -1 for c in glob]
         parent: dict[tuple[int, int], tuple[tuple[int, int], str] | None] = {}
         best: tuple[int, tuple[int, int], tuple[int, ...]] | None = None  # length, node, tail
-
-        def path(node: tuple[int, int]) -> str:
-            out: list[str] = []
-            step = parent[node]
-            while step is not None:
-                node, char = step
-                out.append(char)
-                step = parent[node]
-            return "".join(reversed(out))
-
         frontier: list[tuple[int, int]] = []
 
         def visit(node: tuple[int, int], step: tuple[tuple[int, int], str] | None) -> None:
             # Closed under a `*` that matches nothing.
-            while True:
-                if node in parent or tails[node[1]] is None:
-                    return
+            while node not in parent and self._tail(node[1]) is not None:
                 parent[node] = step
                 frontier.append(node)
-                i, _ = node
+                i, state = node
                 if i < n and glob[i] == "*":
-                    step = (node, "")
-                    node = (i + 1, node[1])
-                    continue
-                return
+                    node, step = (i + 1, state), (node, "")
+                else:
+                    return
 
-        visit((0, 0), None)
+        visit((0, start), None)
         depth = 0
         while frontier and (best is None or depth < best[0]):
             layer, frontier = frontier, []
             for node in layer:
                 i, state = node
                 if i == n or (i == n - 1 and glob[i] == "*"):
-                    tail = tails[state] if i < n else (() if state in dfa.finals else None)
+                    # The rest is nothing, or one `*`: the state's shortest completion, if any.
+                    tail = self._tail(state) if i < n else (() if self._finals[state] else None)
                     if tail is not None and (best is None or depth + len(tail) < best[0]):
                         best = (depth + len(tail), node, tail)
                     continue
                 atom = glob[i]
-                row = dfa.trans[state]
+                row = self._row(state)
                 if atom == "*":
                     for key, nxt in row.items():
                         visit((i, nxt), (node, self.spell[key]))
                 elif atom == "?":
                     for key, nxt in row.items():
                         visit((i + 1, nxt), (node, self.spell[key]))
-                elif literal[i] in row:
-                    visit((i + 1, row[literal[i]]), (node, atom))
+                else:
+                    key = self._key(atom)
+                    if key in row:
+                        visit((i + 1, row[key]), (node, atom))
             depth += 1
         if best is None:
             return None
         _, node, tail = best
-        return path(node) + "".join(self.spell[k] for k in tail)
+        chars: list[str] = []
+        back = parent[node]
+        while back is not None:
+            node, char = back
+            chars.append(char)
+            back = parent[node]
+        return "".join(reversed(chars)) + "".join(self.spell[k] for k in tail)
 
 
 def _rank(char: str) -> int:

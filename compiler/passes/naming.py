@@ -114,6 +114,7 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
         return
     for entry in entries(specs):
         team = entry.migration.model.team
+        team_ok = team == entry.migration.folder_team  # else reported once by pass `references`
         for i, pattern in enumerate(entry.spec.client_ids):
             if policy.conforming_example(pattern) is None:
                 yield Diagnostic(
@@ -124,8 +125,8 @@ def run(specs: Specs) -> Iterator[Diagnostic]:
                     "conforming ids, so make the pattern match them",
                 )
                 continue
-            if team != entry.migration.folder_team:
-                continue  # `team` itself is wrong: reported once by pass `references`
+            if not team_ok:
+                continue
             claimed = policy.foreign_example(pattern, team)
             if claimed is not None:
                 other = policy.team_of(claimed)
