@@ -48,7 +48,7 @@ def write_org(root: Path, scale: int) -> dict[str, int]:
               "    security: {protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512, secret: kafka-governed-mm2}",
               "gateways:"]
     for c in range(LEGACY_CLUSTERS):
-        lines += [f"  gw-{c}:", f"    listen: 0.0.0.0:{9100 + c}", f"    default_cluster: legacy-{c}"]
+        lines += [f"  gw-{c}:", f"    listen: 0.0.0.0:{9200 + c}", f"    default_cluster: legacy-{c}"]
     (root / "clusters.yaml").write_text("\n".join(lines) + "\n")
     (root / "policy.yaml").write_text(
         "topic_names: {pattern: '^[a-z][a-z0-9]*\\.[a-z][a-z0-9-]*\\.[a-z]+\\.v[0-9]+$'}\n"

@@ -24,9 +24,6 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-# confusable_homoglyphs ships no type information; what is used of it is typed where it is called.
-from confusable_homoglyphs import categories, confusables  # type: ignore[import-untyped]
-
 from .errors import CompilerError
 
 # Controls have no Unicode name; these are the ones people meet.
@@ -103,6 +100,8 @@ class Suspect:
 
 
 def first_invisible(text: str) -> Suspect | None:
+    if text.isascii() and text.isprintable():
+        return None  # the common case, decided in C: no control character, nothing else invisible
     for i, ch in enumerate(text):
         if is_invisible(ch):
             what = "a control character" if unicodedata.category(ch) == "Cc" else "an invisible character"
@@ -112,7 +111,18 @@ def first_invisible(text: str) -> Suspect | None:
 
 def _script(ch: str) -> str:
     """The script of a character as Unicode's Scripts.txt names it (`LATIN`, `CYRILLIC`, `COMMON`)."""
+    from confusable_homoglyphs import categories  # type: ignore[import-untyped]  # ships no types
+
     return str(categories.alias(ch))
+
+
+def _homoglyphs(ch: str, script: str) -> list[dict[str, str]]:
+    """The characters of `script` that `ch` can be confused with (Unicode's confusables.txt)."""
+    # Imported on first use: it loads ~1 MB of JSON, which an all-ASCII org never needs.
+    from confusable_homoglyphs import confusables
+
+    found = confusables.is_confusable(ch, preferred_aliases=[script])
+    return list(found[0]["homoglyphs"]) if found else []
 
 
 def first_look_alike(text: str) -> Suspect | None:
@@ -134,12 +144,9 @@ def first_look_alike(text: str) -> Suspect | None:
     for i, ch in enumerate(text):
         if ch.isascii() or _script(ch) in (main, *_NEUTRAL_SCRIPTS):
             continue
-        found = confusables.is_confusable(ch, preferred_aliases=[main])
-        if found:
-            twin = next(
-                (g for g in found[0]["homoglyphs"] if all(_script(c) == main for c in g["c"])),
-                found[0]["homoglyphs"][0],
-            )
+        glyphs = _homoglyphs(ch, main)
+        if glyphs:
+            twin = next((g for g in glyphs if all(_script(c) == main for c in g["c"])), glyphs[0])
             return Suspect(
                 i, ch,
                 f"is {_script(ch).title()} among {main.title()} letters and looks like "

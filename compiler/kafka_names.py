@@ -17,12 +17,14 @@ and column.
 
 from __future__ import annotations
 
+import re
 import string
 
 from .characters import Suspect, TextProblem, describe, first_invisible, first_look_alike
 
 MAX_TOPIC_NAME_LENGTH = 249  # Topic.MAX_NAME_LENGTH
 TOPIC_CHARS = frozenset(string.ascii_letters + string.digits + "._-")  # Topic.LEGAL_CHARS
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")  # the common case, decided by one match
 MAX_ID_LENGTH = 255
 """Group ids and client-id patterns: far above any real one; a bound on what diagnostics and
 the proxy's route table carry."""
@@ -52,6 +54,8 @@ def check_topic_name(name: str) -> str:
     if len(name) > MAX_TOPIC_NAME_LENGTH:
         raise _bad_topic(subject[:40] + "…'", f" is {len(name):,} characters long; Kafka allows at most "
                          f"{MAX_TOPIC_NAME_LENGTH}: rename it")
+    if _LEGAL_TOPIC.fullmatch(name):
+        return name
     for i, ch in enumerate(name):
         if ch not in TOPIC_CHARS:
             kind = " (an invisible character)" if first_invisible(ch) else ""
@@ -75,19 +79,21 @@ def _check_id(name: str, subject: str, code: str) -> None:
 def check_group_id(name: str) -> str:
     subject = f"consumer group id {name!r}"
     _check_id(name, subject, "group-id")
-    for i, ch in enumerate(name):
-        if ch == ",":
-            raise TextProblem("group-id", subject, ": ','{where} cannot be in a group id MirrorMaker 2 mirrors (its "
-                              "`groups` setting is a comma-separated list); rename the group", i)
-        if ch == " ":
-            raise TextProblem("group-id", subject, ": a blank{where} is not allowed in a group id (MirrorMaker 2 trims "
-                              "blanks from its group list); remove it or rename the group", i)
+    comma, blank = name.find(","), name.find(" ")
+    if comma >= 0:
+        raise TextProblem("group-id", subject, ": ','{where} cannot be in a group id MirrorMaker 2 mirrors (its "
+                          "`groups` setting is a comma-separated list); rename the group", comma)
+    if blank >= 0:
+        raise TextProblem("group-id", subject, ": a blank{where} is not allowed in a group id (MirrorMaker 2 trims "
+                          "blanks from its group list); remove it or rename the group", blank)
     return name
 
 
 def check_client_id_pattern(pattern: str) -> str:
     subject = f"client-id pattern {pattern!r}"
     _check_id(pattern, subject, "client-id-pattern")
+    if pattern.isascii() and pattern.isprintable() and " " not in pattern:
+        return pattern
     for i, ch in enumerate(pattern):
         if not ("!" <= ch <= "~"):
             raise TextProblem("client-id-pattern", subject, f": {describe(ch)}{{where}} is not allowed: "
