@@ -33,7 +33,7 @@ def write_specs(root: Path, u: str, *, producer_cutover: bool,
             bootstrap: ["{target_at}"]
             security: {{protocol: SASL_PLAINTEXT, sasl_mechanism: SCRAM-SHA-512, secret: kafka-governed-mm2}}
         gateways:
-          gw: {{listen: "127.0.0.1:0", default_cluster: legacy-service}}
+          gw: {{listen: "127.0.0.1:9092", default_cluster: legacy-service}}
         """))
     (root / "policy.yaml").write_text(textwrap.dedent("""\
         topic_names: {pattern: '^[a-z0-9.]+$'}
