@@ -22,13 +22,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "proxy")]
 
+from proxy.routetable import Action  # noqa: E402
 from proxy_harness import make_table, write_routes  # noqa: E402
 from sandbox.brokerconfig import SecurityMode  # noqa: E402
 from sandbox.cluster import KafkaNode, start_all  # noqa: E402
 from sandbox.jars import ensure_kafka_lib  # noqa: E402
 
-RULES = [("matrix.fenced.*", "fence", None), ("matrix.routed.*", "route", "target"),
-         ("matrix.nocreds.*", "route", "target")]
+RULES: list[tuple[str, Action, str | None]] = [
+    ("matrix.fenced.*", "fence", None), ("matrix.routed.*", "route", "target"), ("matrix.nocreds.*", "route", "target"),
+]
 
 
 def free_port() -> int:
