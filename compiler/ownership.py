@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from interegular import InvalidSyntax, REFlags, Unsupported, parse_pattern
-from interegular.fsm import FSM, Alphabet, State, TransitionKey, anything_else
+from interegular.fsm import FSM, Alphabet, TransitionKey, anything_else
 
 from .errors import CompilerError
 
@@ -198,6 +198,29 @@ def _split(pattern: str) -> _Parts:
     )
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One part's automaton with its transitions keyed by the policy's alphabet.
+
+    interegular's FSM operations may number an alphabet's symbols afresh (a union of equal
+    alphabets can come back permuted), so each FSM is read through its own alphabet."""
+
+    initial: int
+    finals: frozenset[int]
+    map: dict[int, dict[int, int]]
+
+    @classmethod
+    def of(cls, fsm: FSM, alphabet: Alphabet) -> _Part:
+        own_key = {int(key): int(fsm.alphabet[symbols[0]]) for key, symbols in alphabet.by_transition.items()}
+        table: dict[int, dict[int, int]] = {}
+        for state in fsm.states:
+            row = fsm.map.get(state, {})
+            table[int(state)] = {
+                key: int(row[TransitionKey(theirs)]) for key, theirs in own_key.items() if TransitionKey(theirs) in row
+            }
+        return cls(int(fsm.initial), frozenset(int(f) for f in fsm.finals), table)
+
+
 NfaState = tuple[int, int, int]  # part (0 prefix, 1 team, 2 suffix), state of that part, team tracker
 _DIFFERS = -1  # tracker: a character read in the team part differs from the team name
 
@@ -214,7 +237,7 @@ class ClientIdPolicy:
 
     regex: re.Pattern[str]
     alphabet: Alphabet
-    parts: tuple[FSM, FSM, FSM]
+    parts: tuple[_Part, _Part, _Part]
     keys: list[int]  # every symbol key, most readable spelling first
     spell: dict[int, str]  # key -> the character shown for it in an example id
     _key_of: dict[str, int] = field(default_factory=dict)
@@ -242,7 +265,7 @@ class ClientIdPolicy:
             # character behaves like the rest of its symbol's class in every part).
             own = Alphabet.from_groups(*({c} for c in sorted(set(chars))), {anything_else})
             alphabet = Alphabet.union(*(p.get_alphabet(REFlags(0)) for p in parsed), own)[0]
-            prefix, body, suffix = (p.to_fsm(alphabet) for p in parsed)
+            prefix, body, suffix = (_Part.of(p.to_fsm(alphabet), alphabet) for p in parsed)
         except (Unsupported, InvalidSyntax, ValueError) as exc:
             raise PolicyUnsupported(
                 f"it uses a construct the check cannot read ({exc}); use only groups, character classes, "
@@ -310,8 +333,7 @@ class ClientIdPolicy:
             for key in self.keys:
                 moved = []
                 for part, q, k in nfa:
-                    row_of_q = self.parts[part].map.get(State(q))
-                    nq = None if row_of_q is None else row_of_q.get(TransitionKey(key))
+                    nq = self.parts[part].map[q].get(key)
                     if nq is None:
                         continue
                     nk = k

@@ -183,3 +183,17 @@ def test_no_message_quotes_the_policy_regex(tmp_path: Path, monkeypatch: pytest.
             if d.code.startswith("policy-"):
                 continue
             assert "(?P<" not in d.full_message() and "[a-z]" not in d.full_message(), d.full_message()
+
+
+def test_parts_are_read_through_their_own_alphabet() -> None:
+    """interegular may hand back an FSM whose alphabet numbers the symbols differently (a union
+    of equal alphabets can come back permuted, depending on set order in that process)."""
+    from interegular.fsm import FSM, Alphabet, State, TransitionKey, anything_else
+
+    from compiler.ownership import _Part
+
+    ours = Alphabet.from_groups({"a"}, {"b"}, {anything_else})
+    theirs = Alphabet({"a": TransitionKey(2), "b": TransitionKey(0), anything_else: TransitionKey(1)})
+    only_a = FSM(theirs, {State(0), State(1)}, State(0), {State(1)}, {State(0): {TransitionKey(2): State(1)}})
+    part = _Part.of(only_a, ours)
+    assert part.map[0] == {int(ours["a"]): 1} and part.finals == {1}
