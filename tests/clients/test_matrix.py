@@ -106,6 +106,8 @@ def _first_error(result: dict[str, Any]) -> str:
     kafka-python's ``<BrokerConnection … <connected> …>`` become ``<…>``."""
     errors = result.get("errors") or []
     text = re.sub(r"\s+", " ", str(errors[0])) if errors else "nothing at all (no error surfaced)"
+    text = re.sub(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "HOST:PORT", text)  # this run's ports: not news
+    text = re.sub(r"'HOST:PORT', \d+", "'HOST', PORT", text)
     text = re.sub(r"<([^<>]{0,24})>", r"(\1)", text)
     text = re.sub(r"<[^<>]{25,}>", "<…>", text)
     return text if len(text) <= 200 else text[:120] + " … " + text[-60:]
