@@ -255,14 +255,9 @@ class Connection:
 
     def release(self, detail: str) -> None:
         """End a fenced connection's hold (its time is up, a reload, shutdown)."""
-        self.timer = None
+        self._stop_timer()
         if self.session.outcome is None:
             self._run(self.session.handle(HoldOver(detail)))
-
-    @property
-    def held(self) -> bool:
-        return self.session.outcome is None and self.session.decision is not None \
-            and self.session.decision.action == "fence"
 
     def _closed_by_session(self, command: Close) -> None:
         self._stop_timer()
