@@ -99,6 +99,10 @@ def build_org(specs: Specs) -> Org:
     for mig in specs.migrations:
         if active(mig) and mig.model.topics:
             flows.setdefault((mig.model.source, mig.model.target), []).append(mig)
+    groups_by_flow: dict[tuple[str, str], list[Entry]] = {}
+    for entry in all_entries:
+        if entry.is_group:
+            groups_by_flow.setdefault(entry.flow, []).append(entry)
     built = []
     for (source, target), migs in sorted(flows.items()):
         renames = sorted(
@@ -107,13 +111,11 @@ def build_org(specs: Specs) -> Org:
         )
         mirrored = {r.legacy for r in renames}
         groups, sources = set(), {specs.source_name(m) for m in migs}
-        for entry in all_entries:
+        for entry in groups_by_flow.get((source, target), []):
             # Cut-over groups stay listed until their migration completes: MM2 never syncs into
             # a group active on the target and only ever moves offsets forward, while a config
             # change restarts MM2 and costs every group still in transition translation
             # precision (seen in tests/e2e: ~3 s of re-reads after a restart).
-            if not entry.is_group or entry.flow != (source, target):
-                continue
             if mirrored.intersection(entry.topics()):
                 groups.add(entry.name)
                 sources.add(specs.source_name(entry.migration))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path, PurePath
 from typing import Any, Generic, TypeVar
 
@@ -32,13 +32,14 @@ class Located(Generic[M]):
 
 @dataclass(frozen=True)
 class Migration(Located[MigrationSpec]):
-    @property
+    # Worked out once per migration: every pass and renderer asks, per entry and per pattern.
+    @cached_property
     def name(self) -> str:
         """`<team-folder>/<file stem>`, the migration's stable id."""
         p = PurePath(self.doc.file)
         return f"{p.parent.name}/{p.stem}"
 
-    @property
+    @cached_property
     def folder_team(self) -> str:
         return PurePath(self.doc.file).parent.name
 
@@ -51,11 +52,17 @@ class Specs:
     clusters: Located[ClustersSpec]
     policy: Located[PolicySpec]
     migrations: tuple[Migration, ...]
+    _source_names: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def source_name(self, located: Located[Any]) -> str:
         """A spec file's name as rendered output cites it: `<specs dir>/<relative path>`,
-        independent of the working directory so output is byte-stable."""
-        return _source_name(self.root, Path(located.doc.path), located.doc.file)
+        independent of the working directory so output is byte-stable. Worked out once per
+        file (rendering asks for every client-id pattern's file)."""
+        doc = located.doc
+        name = self._source_names.get(doc.file)
+        if name is None:
+            name = self._source_names[doc.file] = _source_name(self.root, Path(doc.path), doc.file)
+        return name
 
 
 @cache
