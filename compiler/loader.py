@@ -19,12 +19,10 @@ a C stack overflow or a runner out of memory. Deliberate choices:
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.reader import ReaderError
 
+from .cycles import no_cycle_collection
 from .diagnostics import Diagnostic, Position
 from .errors import CompilerError
 from .layout import CLUSTERS_FILE, MIGRATIONS_DIR, POLICY_FILE, Layout, classify
@@ -487,24 +486,10 @@ def migration_files(root: Path) -> list[Path]:
     return [root / rel for rel in spec_layout(root).migrations]
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Loading allocates a large tree of acyclic containers that all stay alive; the cyclic
-    collector's full passes over that growing tree made loading superlinear (the 10x
-    benchmark org: ~45% of the load time). Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_specs(root: Path) -> SpecTree:
     """Parse clusters.yaml, policy.yaml and migrations/<team>/<name>.yaml under `root`, and
     report every other file under it (docs/specs.md, "Files under specs/")."""
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _load_specs(root)
 
 

@@ -17,6 +17,7 @@ import jinja2
 from proxy.routetable import route_file_text
 
 from .conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES, SECRETS_ROOT
+from .cycles import no_cycle_collection
 from .models import Cluster
 from .org import Flow, Org, build_org
 from .spec import Specs
@@ -42,14 +43,15 @@ def ascii_properties(text: str) -> str:
     another escape, so escaping the whole rendered text is exact."""
     if text.isascii():
         return text
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-            continue
-        units = ch.encode("utf-16-be")
-        out.extend(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2))
-    return "".join(out)
+    return _NON_ASCII.sub(_java_escape, text)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _java_escape(match: re.Match[str]) -> str:
+    units = match.group().encode("utf-16-be")
+    return "".join(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2))
 
 
 _env = jinja2.Environment(
@@ -248,4 +250,5 @@ def render_org(org: Org) -> dict[str, str]:
 
 
 def render_specs(specs: Specs) -> dict[str, str]:
-    return render_org(build_org(specs))
+    with no_cycle_collection():
+        return render_org(build_org(specs))

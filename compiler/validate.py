@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cycles import no_cycle_collection
 from .diagnostics import Diagnostic, sort_diagnostics
 from .loader import load_specs
 from .passes import semantic_passes
@@ -28,6 +29,11 @@ class Validation:
 
 
 def validate_specs(root: Path) -> Validation:
+    with no_cycle_collection():
+        return _validate_specs(root)
+
+
+def _validate_specs(root: Path) -> Validation:
     tree = load_specs(root)
     specs, diagnostics = build_specs(tree)
     diagnostics = list(tree.diagnostics) + diagnostics
