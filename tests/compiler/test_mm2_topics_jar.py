@@ -84,7 +84,7 @@ CASES = Path(__file__).resolve().parents[1] / "cases"
 
 def case_renames() -> list[tuple[str, str, str]]:
     """(case, legacy, new) of every rename in the acceptance cases about MM2's names."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     for path in sorted(CASES.glob("*/*/specs/migrations/*/*.yaml")):
         case = path.parents[3].name
         if case.startswith(("mirrorability-topic", "mm2-")):
