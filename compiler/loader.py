@@ -97,11 +97,14 @@ def display_path(path: Path) -> str:
 
 @dataclass
 class SourceMap:
-    """Positions of every key and value of one document, by path."""
+    """Positions of every key and value of one document, by path.
+
+    The tables hold the parser's marks (0-based `line` and `column`), made into a `Position`
+    only when one is asked for: a 10x org has ~400,000 positions and asks for a few."""
 
     file: str
-    keys: dict[PathKey, Position] = field(default_factory=dict)
-    values: dict[PathKey, Position] = field(default_factory=dict)
+    keys: dict[PathKey, Any] = field(default_factory=dict)
+    values: dict[PathKey, Any] = field(default_factory=dict)
 
     def at(self, path: PathKey, key: bool = False) -> Position:
         """The position of the value at `path` (or of its key), else of the nearest
@@ -109,14 +112,16 @@ class SourceMap:
         table = self.keys if key else self.values
         for cut in range(len(path), -1, -1):
             probe = tuple(path[:cut])
-            if probe in table:
-                return table[probe]
-            if probe in self.values:
-                return self.values[probe]
+            mark = table.get(probe) or self.values.get(probe)
+            if mark is not None:
+                return self.position(mark)
         return Position(self.file, 1, 1)
 
     def key_at(self, path: PathKey) -> Position:
         return self.at(path, key=True)
+
+    def position(self, mark: Any) -> Position:  # ruamel's marks are untyped
+        return Position(self.file, mark.line + 1, mark.column + 1)
 
 
 @dataclass
@@ -139,21 +144,24 @@ _SPECIAL_FLOAT.update({f".{word}": float("nan") for word in ("nan", "NaN", "NAN"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# Plain words that are not strings; every other plain scalar that does not start like a
+# number is a string, decided by one dict lookup (most scalars in a spec are names).
+_PLAIN_WORDS: dict[str, Any] = {**dict.fromkeys(_NULL), **_BOOL, **_SPECIAL_FLOAT}
+_NUMBER_START = frozenset("+-.0123456789")
+
+
 def _scalar(value: str, style: str | None) -> Any:
     if style:  # quoted or block scalars are strings (plain: None or '')
         return value
-    if value in _NULL:
-        return None
-    if value in _BOOL:
-        return _BOOL[value]
-    if _INT.fullmatch(value):
-        try:
-            return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
-        except ValueError:  # more digits than Python converts (4,300): a name, not a count
-            return value
-    if _FLOAT.fullmatch(value):
-        return float(value)
-    return _SPECIAL_FLOAT.get(value, value)  # `.inf`, `.nan`: YAML's spelling, not Python's
+    if value[:1] in _NUMBER_START:
+        if _INT.fullmatch(value):
+            try:
+                return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
+            except ValueError:  # more digits than Python converts (4,300): a name, not a count
+                return value
+        if _FLOAT.fullmatch(value):
+            return float(value)
+    return _PLAIN_WORDS.get(value, value)  # `.inf`, `.nan`: YAML's spelling, not Python's
 
 
 def _tag_name(tag: str) -> str:
@@ -164,13 +172,11 @@ _NO_KEY = object()
 
 
 class _Frame:
-    """An open mapping or list while its events arrive."""
+    """An open mapping or list while its events arrive. Positions are parser marks."""
 
     __slots__ = ("anchor", "key", "key_pos", "path", "record", "seen", "size", "skip", "start", "value")
 
-    def __init__(
-        self, value: dict[str, Any] | list[Any], path: PathKey, record: bool, anchor: str | None, start: Position
-    ):
+    def __init__(self, value: dict[str, Any] | list[Any], path: PathKey, record: bool, anchor: str | None, start: Any):
         self.value = value
         self.start = start
         self.path = path
@@ -178,9 +184,9 @@ class _Frame:
         self.anchor = anchor
         self.size = 1  # nodes in this collection, aliases counted expanded
         self.key: Any = _NO_KEY  # mappings: the key whose value comes next
-        self.key_pos: Position | None = None
+        self.key_pos: Any = None
         self.skip = False  # mappings: the coming value is dropped (duplicate, merge or complex key)
-        self.seen: dict[str, Position] = {}
+        self.seen: dict[str, Any] = {}
 
 
 class _Stop(CompilerError):
@@ -200,41 +206,65 @@ class _Builder:
         self.open_anchors: dict[str, _Frame] = {}
         self.alias_nodes = 0
 
-    def pos(self, event: Any) -> Position:  # ruamel's events are untyped
-        mark = event.start_mark
-        return Position(self.file, mark.line + 1, mark.column + 1)
-
-    def error(self, pos: Position, code: str, message: str, related: tuple[tuple[Position, str], ...] = ()) -> None:
-        self.diagnostics.append(Diagnostic(pos, code, message, related=related))
+    def error(self, mark: Any, code: str, message: str, related: tuple[tuple[Any, str], ...] = ()) -> None:
+        position = self.source.position
+        self.diagnostics.append(
+            Diagnostic(position(mark), code, message, related=tuple((position(m), note) for m, note in related))
+        )
 
     def build(self, next_event: Callable[[], Any]) -> Any:
-        """The document's data (None for an empty stream); raises _Stop after a fatal diagnostic."""
+        """The document's data (None for an empty stream); raises _Stop after a fatal diagnostic.
+
+        Scalars (three events in four) are folded inline; everything else goes through
+        `_start` and `_attach`, which a scalar's inline path mirrors exactly."""
         stack: list[_Frame] = []
         root: Any = None
         documents = 0
+        keys, values = self.source.keys, self.source.values
+        check_text = self.check_text
         while True:
             event = next_event()
             kind = type(event)
             if kind is ScalarEvent:
                 value = event.value
-                if self.check_text and _SURROGATE.search(value):
-                    self.error(self.pos(event), "yaml-syntax",
+                if check_text and _SURROGATE.search(value):
+                    self.error(event.start_mark, "yaml-syntax",
                                "a `\\u` escape here is half of a surrogate pair, not a character; "
                                "fix the escape (write the character itself)")
                     value = _SURROGATE.sub("\ufffd", value)
-                self._start(stack, event)
-                data = _scalar(value, event.style)
-                if event.anchor:
-                    self.anchors[event.anchor] = (data, 1, value)
-                root = self._attach(stack, event, data, 1, value, root)
+                if event.ctag is not None or event.anchor or not stack:
+                    self._start(stack, event)
+                    data = _scalar(value, event.style)
+                    if event.anchor:
+                        self.anchors[event.anchor] = (data, 1, value)
+                    root = self._attach(stack, event, data, 1, value, root)
+                    continue
+                parent = stack[-1]
+                container = parent.value
+                parent.size += 1
+                if type(container) is list:
+                    if parent.record:
+                        path = (*parent.path, len(container))
+                        keys[path] = values[path] = event.start_mark
+                    container.append(_scalar(value, event.style))
+                elif parent.key is _NO_KEY:  # a key
+                    self._key(parent, event, value, event.start_mark)
+                else:  # the value of the pending key
+                    if not parent.skip:
+                        if parent.record:
+                            path = (*parent.path, parent.key)
+                            keys[path] = parent.key_pos
+                            values[path] = event.start_mark
+                        container[parent.key] = _scalar(value, event.style)
+                    parent.key, parent.skip = _NO_KEY, False
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
-                    self.error(self.pos(event), "nesting-too-deep",
+                    self.error(event.start_mark, "nesting-too-deep",
                                f"mappings and lists nest more than {MAX_DEPTH} levels deep here; specs need "
                                "at most 6: flatten the structure")
                     raise _Stop
                 path, record = self._start(stack, event)
-                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, self.pos(event))
+                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, event.start_mark)
                 if event.anchor:
                     self.anchors.pop(event.anchor, None)
                     self.open_anchors[event.anchor] = frame
@@ -251,7 +281,7 @@ class _Builder:
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    self.error(self.pos(event), "yaml-syntax",
+                    self.error(event.start_mark, "yaml-syntax",
                                "a second YAML document starts here; a spec file holds one document: "
                                "remove the `---` line or move the document into a file of its own")
                     raise _Stop
@@ -261,19 +291,19 @@ class _Builder:
     def _start(self, stack: list[_Frame], event: Any) -> tuple[PathKey, bool]:
         """A node starts: check its tag, record its position; return its path and whether
         positions inside it are recorded."""
-        tag = getattr(event, "tag", None)
-        if tag is not None and tag != "!":
-            self.error(self.pos(event), "yaml-tag",
-                       f"YAML tag `{_tag_name(tag)}` is not supported: specs are plain data; remove the tag "
+        tag = getattr(event, "ctag", None)  # aliases have none
+        if tag is not None and str(tag) != "!":
+            self.error(event.start_mark, "yaml-tag",
+                       f"YAML tag `{_tag_name(str(tag))}` is not supported: specs are plain data; remove the tag "
                        "(quote the value if it must be a string)")
         if not stack:
-            self.source.values[()] = self.pos(event)
+            self.source.values[()] = event.start_mark
             return (), True
         parent = stack[-1]
         if isinstance(parent.value, list):
             path = (*parent.path, len(parent.value))
             if parent.record:
-                self.source.keys[path] = self.source.values[path] = self.pos(event)
+                self.source.keys[path] = self.source.values[path] = event.start_mark
             return path, parent.record
         if parent.key is _NO_KEY:  # this node is a key
             return parent.path, False
@@ -282,11 +312,11 @@ class _Builder:
         if record:
             assert parent.key_pos is not None
             self.source.keys[path] = parent.key_pos
-            self.source.values[path] = self.pos(event)
+            self.source.values[path] = event.start_mark
         return path, record
 
     def _attach(self, stack: list[_Frame], event: Any, data: Any, size: int, text: str | None,
-                root: Any, start: Position | None = None) -> Any:
+                root: Any, start: Any = None) -> Any:
         """A node is complete: add it to its parent (as a key or a value); return the root."""
         if not stack:
             return data
@@ -301,7 +331,7 @@ class _Builder:
             parent.key, parent.skip = _NO_KEY, False
             return root
         # This node is a key.
-        key_pos = start or self.pos(event)
+        key_pos = start or event.start_mark
         if text is None:
             if parent.record:
                 self.error(key_pos, "complex-key",
@@ -309,6 +339,11 @@ class _Builder:
                            "names; use a plain name as the key")
             parent.key, parent.skip = "<complex key>", True
             return root
+        self._key(parent, event, text, key_pos)
+        return root
+
+    def _key(self, parent: _Frame, event: Any, text: str, key_pos: Any) -> None:
+        """A scalar (or an alias of one) is the next key of `parent`."""
         parent.key, parent.key_pos, parent.skip = text, key_pos, False
         if text == "<<" and type(event) is ScalarEvent and not event.style:
             if parent.record:
@@ -325,11 +360,10 @@ class _Builder:
             parent.skip = True
         else:
             parent.seen[text] = key_pos
-        return root
 
     def _alias(self, stack: list[_Frame], event: Any, root: Any) -> Any:
         name = event.anchor
-        pos = self.pos(event)
+        pos = event.start_mark
         if name in self.open_anchors:
             self.error(pos, "yaml-alias",
                        f"alias `*{name}` stands for a mapping or list that contains it (a recursive "
