@@ -10,7 +10,9 @@ Four events, each a line (``event`` field):
   visible from here on, not only when they leave.
 * ``connection`` - a connection ended (the same ``conn``): outcome, duration, bytes. A
   connection that opens and closes between two flushes (a librdkafka bootstrap lasts ~20 ms)
-  writes only this line: it says everything ``open`` would.
+  writes only this line, which says everything ``open`` would: the server builds ``open``
+  lines at flush time, for connections still open then, so a short bootstrap costs nothing
+  more than it did.
 * ``fenced`` - a fence rule refused a client. Refusals are aggregated per (client id, rule):
   the first of a window is written at once (``count`` 1), the rest of the window become one
   line with their ``count`` when it ends (:class:`FenceLog`). A fenced fleet of 2,000
@@ -214,26 +216,16 @@ class JsonLineSink:
 
     Lines are buffered and written by :meth:`flush`, which the server calls a few times a
     second and at shutdown: one write per connection would be one system call per bootstrap
-    on the proxy's hottest path. At most ``max_pending`` lines wait (a burst flushes early).
-    An ``open`` line whose ``connection`` line arrives before the flush is dropped (the
-    closing line says everything it would)."""
+    on the proxy's hottest path. At most ``max_pending`` lines wait (a burst flushes early)."""
 
     def __init__(self, stream: IO[str] | None = None, max_pending: int = 256) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.max_pending = max_pending
-        self._pending: list[dict[str, Any] | None] = []
-        self._open_at: dict[str, int] = {}
+        self._pending: list[str] = []
         self._lock = threading.Lock()
 
     def __call__(self, rec: dict[str, Any]) -> None:
-        event, conn = rec.get("event"), rec.get("conn")
-        if event == "connection" and conn is not None:
-            at = self._open_at.pop(conn, None)
-            if at is not None:
-                self._pending[at] = None
-        elif event == "open" and conn is not None:
-            self._open_at[conn] = len(self._pending)
-        self._pending.append(rec)
+        self._pending.append(json.dumps(rec, ensure_ascii=True, separators=(",", ":")))
         if len(self._pending) >= self.max_pending:
             self.flush()
 
@@ -241,8 +233,6 @@ class JsonLineSink:
         with self._lock:
             if not self._pending:
                 return
-            records, self._pending, self._open_at = self._pending, [], {}
-            lines = [json.dumps(r, ensure_ascii=True, separators=(",", ":")) for r in records if r is not None]
-            if lines:
-                self.stream.write("\n".join(lines) + "\n")
-                self.stream.flush()
+            lines, self._pending = self._pending, []
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()

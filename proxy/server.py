@@ -77,6 +77,9 @@ class ProxyServer:
         #: Names this process in the decision log; connection ids are ``<instance>-<n>``.
         self.instance = secrets.token_hex(4)
         self._serial = itertools.count(1)
+        #: Piped connections whose ``open`` line is not written yet, with when they connected:
+        #: written at the next flush if still open, never if they close first (most bootstraps).
+        self._opened: dict[Connection, float] = {}
         self.fence_log = FenceLog(window=config.fence_log_window, hold=config.limits.fence_hold)
         self.draining = False
         self.listening = False
@@ -267,11 +270,12 @@ class ProxyServer:
 
     def piped(self, conn: Connection) -> None:
         conn.conn_id = f"{self.instance}-{next(self._serial)}"
-        self._log(open_record(conn.session, gateway=conn.session.table.gateway, peer=conn.peer, conn=conn.conn_id))
+        self._opened[conn] = time.time()
 
     def finished(self, conn: Connection) -> None:
         self.connections.discard(conn)
         self.held.discard(conn)
+        self._opened.pop(conn, None)  # closed before its open line was due: the closing line says it all
         session = conn.session
         outcome = session.outcome or Outcome.CLIENT_CLOSED
         self.metrics.closed.labels(outcome.value).inc()
@@ -302,6 +306,10 @@ class ProxyServer:
             self._flush_decisions()
 
     def _flush_decisions(self, *, final: bool = False) -> None:
+        opened, self._opened = self._opened, {}
+        for conn, ts in opened.items():
+            self._log(open_record(conn.session, gateway=conn.session.table.gateway, peer=conn.peer,
+                                  conn=conn.conn_id, now=ts))
         for line in self.fence_log.flush(time.time(), force=final):
             self._log(line)
         flush = getattr(self.decision_sink, "flush", None)

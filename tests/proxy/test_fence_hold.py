@@ -13,7 +13,7 @@ import pytest
 
 from proxy.apiversions import api_versions_answer
 from proxy.config import Limits
-from proxy.decisionlog import FenceLog, JsonLineSink
+from proxy.decisionlog import FenceLog
 from proxy.routetable import Action, RouteTable
 from proxy.session import ClientData, Session
 from proxy_harness import RunningProxy, make_table, write_routes
@@ -176,20 +176,3 @@ def test_fence_log_memory_is_bounded(dead_address: str) -> None:
         ("ledger.0", 1), ("ledger.1", 1), ("ledger.2", 1), ("ledger.3", 1)
     ]
     assert log.keys == 1
-
-
-def test_an_open_line_closed_before_the_flush_is_dropped() -> None:
-    import io
-
-    out = io.StringIO()
-    sink = JsonLineSink(out)
-    sink({"event": "open", "conn": "x-1"})
-    sink({"event": "open", "conn": "x-2"})
-    sink({"event": "connection", "conn": "x-1"})
-    sink.flush()
-    sink({"event": "connection", "conn": "x-2"})
-    sink.flush()
-    assert out.getvalue().splitlines() == [
-        '{"event":"open","conn":"x-2"}', '{"event":"connection","conn":"x-1"}', '{"event":"connection","conn":"x-2"}'
-    ]
-
