@@ -219,4 +219,41 @@ def apply_connect(url: str, connect_dir: Path, prune: bool, dry_run: bool, wait:
                               error=lambda line: click.echo(line, err=True)))
 
 
-COMMANDS = (validate, render, plan, explain, schema, preflight, status, apply_group)
+@click.group("cutover")
+def cutover_group() -> None:
+    """Steps of a fenced cutover."""
+
+
+@cutover_group.command("align")
+@specs_option
+@click.option("--connections", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON with a `clusters` section (e.g. .ferry/sandbox.json) overriding addresses and credentials.")
+@click.option("--group", help="Only this fenced consumer group.")
+@click.option("--dry-run", is_flag=True, help="Compute and show the offsets; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def cutover_align(specs_dir: Path, connections: Path | None, group: str | None, dry_run: bool, fmt: str) -> None:
+    """Write each fenced group's exact position on the renamed topics to the target cluster."""
+    import json
+
+    from .live.align import format_alignment
+    from .live.connections import ClusterConnectionError, Connections
+    from .live.cutover import run_align
+
+    specs = _validated(specs_dir)
+    try:
+        groups = run_align(specs, Connections(specs.clusters.model.clusters, connections), group, dry_run)
+    except ClusterConnectionError as exc:
+        click.echo(f"ferry cutover align: {exc}", err=True)
+        sys.exit(1)
+    if group is not None and not groups:
+        raise click.BadParameter(f"{group!r} is not a fenced group (fence: true, not cut over) of an active "
+                                 "migration", param_hint="--group")
+    if fmt == "json":
+        click.echo(json.dumps({"dry_run": dry_run, "groups": [g.as_dict() for g in groups],
+                               "refused": sum(g.refused for g in groups)}, indent=2))
+    else:
+        click.echo(format_alignment(groups, dry_run), nl=False)
+    sys.exit(1 if any(g.refused for g in groups) else 0)
+
+
+COMMANDS = (validate, render, plan, explain, schema, preflight, status, apply_group, cutover_group)
