@@ -223,7 +223,7 @@ def _align_mid(f: PartitionFacts, u: int, at: int) -> PartitionAlignment:
         else:
             by_sync = f.from_sync[n].offset
     matches = window_matches(window, f.scanned, reached_end=f.scan_reached_end)
-    if by_sync is not None:
+    if by_sync is not None and not sync_problem:
         # Only matches up to the sync's answer matter: an identical window before it is ambiguous.
         matches = [m for m in matches if m <= by_sync]
     by_content = matches[0] if matches else None
