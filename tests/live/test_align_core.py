@@ -32,7 +32,8 @@ def test_offset_sync_format_is_mm2s_struct() -> None:
 
 
 def test_nearest_sync_prefers_the_last_written_copy() -> None:
-    syncs = [OffsetSync("t", 0, 0, 0), OffsetSync("t", 0, 10, 8), OffsetSync("t", 0, 10, 30), OffsetSync("t", 0, 20, 40)]
+    syncs = [OffsetSync("t", 0, 0, 0), OffsetSync("t", 0, 10, 8), OffsetSync("t", 0, 10, 30),
+             OffsetSync("t", 0, 20, 40)]
     assert nearest_sync(syncs, 15) == OffsetSync("t", 0, 10, 30)
     assert nearest_sync(syncs, 20) == OffsetSync("t", 0, 20, 40)
     assert nearest_sync(syncs[1:], 5) is None
