@@ -10,9 +10,10 @@ JAAS login string); plus GitHub's fine-grained `github_pat_` tokens, which detec
 vendor keyword detectors; and the entropy and keyword detectors, which are not regex plugins
 (topic names and hashes are not credentials; keys are judged by `passes/secrets.py`).
 
-Cost: a text that holds no credential costs one search per pattern (~35; joined into one
-alternation they are slower in Python's engine); only a hit runs the plugin's own logic
-(which names the secret and applies its checks, such as a JWT's decodable header).
+Cost: a text that holds no credential costs one search per pattern (~40; joined into one
+alternation they are slower in Python's engine), most of them a substring search for a
+literal every match contains (`_needle`); only a hit runs the plugin's own logic (which
+names the secret and applies its checks, such as a JWT's decodable header).
 
 `redact` is the one place diagnostics pass through (`Diagnostic.__post_init__`): a message
 that quotes a value can never carry the credential into a CI log, whatever pass wrote it.
@@ -117,11 +118,49 @@ _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_+/=.-]*")
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]*-----|END[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-*")
 
 
-def _spans(plugin: Any, text: str) -> Iterator[tuple[int, int]]:
+@cache
+def _needle(pattern: re.Pattern[str]) -> tuple[str, bool]:
+    """The longest run of literal characters every match of `pattern` contains (`-us` in
+    Mailchimp's `[0-9a-z]{32}-us[0-9]{1,2}`), and whether the pattern ignores case (the run
+    is then lowercase); `("", …)` when there is none. Read from the pattern's top-level
+    sequence, where every item is part of every match; anything else (a group, a class, a
+    repeat, an assertion) only ends a run. A text without the needle cannot match: one C
+    substring search instead of a regex search that tries the pattern at every character
+    (patterns that start with a class, or ignore case, get no fast literal scan from Python's
+    engine: at 10x the seed org they were 80% of the scan)."""
+    try:
+        parsed = re._parser.parse(pattern.pattern, pattern.flags)  # type: ignore[attr-defined]
+        literal = re._parser.LITERAL  # type: ignore[attr-defined]
+        items = list(parsed)
+        folded = bool(parsed.state.flags & re.IGNORECASE)
+    except (AttributeError, TypeError, ValueError, re.error):  # pragma: no cover - other internals: no needle
+        return "", False
+    best, run = "", ""
+    for op, arg in [*items, (None, None)]:
+        if op is literal:
+            run += chr(arg)
+            continue
+        best, run = max(best, run, key=len), ""
+    return (best.lower() if folded else best), folded
+
+
+def _could_match(pattern: re.Pattern[str], text: str, lowered: str | None) -> bool:
+    """False only when `pattern` cannot match `text` (its needle is absent). `lowered` is the
+    text in lowercase when the text is ASCII, else None: for ASCII text, ignoring case is
+    ASCII case (the non-ASCII letters `re` equates with `k`, `s` or `i` cannot occur)."""
+    needle, folded = _needle(pattern)
+    if not needle:
+        return True
+    if folded:
+        return lowered is None or needle in lowered
+    return needle in text
+
+
+def _spans(plugin: Any, text: str, lowered: str | None) -> Iterator[tuple[int, int]]:
     """Where `plugin` finds a credential in `text`: the plugin names the secrets (and applies
     its own checks); its patterns give their places."""
-    if not any(pattern.search(text) for pattern in plugin.denylist):
-        return  # the common case: one search per pattern, no plugin logic
+    if not any(_could_match(p, text, lowered) and p.search(text) for p in plugin.denylist):
+        return  # the common case: a substring search or a regex search per pattern, no plugin logic
     secrets = set(plugin.analyze_string(text))
     if not secrets:
         return
@@ -140,8 +179,9 @@ def find(text: str) -> list[Found]:
     """Every credential in `text`, leftmost (then longest) first. Findings may overlap: a JWT
     after `Bearer` is both a JSON Web Token and a Bearer token."""
     found: list[Found] = []
+    lowered = text.lower() if text.isascii() else None
     for plugin in _detectors():
-        for start, match_end in _spans(plugin, text):
+        for start, match_end in _spans(plugin, text, lowered):
             end = match_end
             if plugin.secret_type == "Private Key":  # the marker line is the match; hide the key too
                 tail = _PEM_END.search(text, match_end)
