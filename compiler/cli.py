@@ -68,7 +68,7 @@ def render(specs_dir: Path, out_dir: Path, check: bool) -> None:
     if check:
         diff = diff_tree(files, out_dir, label=out_dir.name)
         if diff:
-            click.echo(diff, nl=False)
+            click.echo(redact(diff), nl=False)  # the committed side may hold anything someone wrote there
             click.echo(f"ferry: {out_dir} is stale; run `ferry render` and commit the result", err=True)
             sys.exit(1)
         click.echo(f"{out_dir} is up to date ({len(files)} files)")
@@ -95,7 +95,9 @@ def explain(client_id: str, specs_dir: Path, gateway: str | None) -> None:
     """Show which rule routes CLIENT_ID, to which cluster, and where the rule came from."""
     org = build_org(_validated(specs_dir))
     if gateway and gateway not in {g.table.gateway for g in org.gateways}:
-        raise click.BadParameter(f"unknown gateway {gateway!r}", param_hint="--gateway")
+        known = ", ".join(sorted(g.table.gateway for g in org.gateways))
+        raise click.BadParameter(f"unknown gateway {redact(repr(gateway))}; the specs define {known}",
+                                 param_hint="--gateway")
     for line in explain_client(org, client_id, gateway):
         click.echo(redact(line))
 

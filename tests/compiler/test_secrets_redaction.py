@@ -132,3 +132,23 @@ def test_cli_explain_redacts_what_it_echoes(tmp_path: Path) -> None:
     proc = _ferry("explain", "ads.pacing:Hunter2Pw@x", "--specs", ".", cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ads.pacing:****@x" in proc.stdout and "Hunter2Pw" not in proc.stdout
+
+
+def test_cli_explain_redacts_an_unknown_gateway_it_echoes(tmp_path: Path) -> None:
+    root = build_tree(CASES / "valid" / "base-as-is", tmp_path)
+    proc = _ferry("explain", "x", "--gateway", "gw:Hunter2Pw@x", "--specs", ".", cwd=root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "unknown gateway" in proc.stderr and "Hunter2Pw" not in proc.stdout + proc.stderr
+
+
+def test_render_check_masks_what_the_committed_tree_holds(tmp_path: Path) -> None:
+    """`render --check` prints a diff whose old side is whatever was committed under rendered/,
+    hand edits included: it goes through the same redaction as every other output."""
+    root = build_tree(CASES / "valid" / "base-as-is", tmp_path)
+    out = tmp_path / "out"
+    assert _ferry("render", "--specs", ".", "--out", str(out), cwd=root).returncode == 0
+    victim = next(p for p in sorted(out.rglob("*.properties")))
+    victim.write_text(victim.read_text() + "bootstrap.servers=mm2:Hunter2Pw@kafka-9:9094\n")
+    proc = _ferry("render", "--check", "--specs", ".", "--out", str(out), cwd=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "mm2:****@kafka-9:9094" in proc.stdout and "Hunter2Pw" not in proc.stdout + proc.stderr
