@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from .. import credentials
@@ -52,6 +53,7 @@ _SECRET_KEY = re.compile(
 # Kafka's own credential-bearing string, whatever is inside it (an OAuth client secret, …).
 _JAAS = re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SECRET_NAME_KEYS = ("secret", "truststore_secret")
 _HOW = "reference the credential by Kubernetes Secret name (`secret: <name>`) instead"
 _COMMENT = re.compile(r"(^|\s)#", re.MULTILINE)
 
@@ -59,14 +61,33 @@ _COMMENT = re.compile(r"(^|\s)#", re.MULTILINE)
 _NAME_MAPS = {"clusters", "gateways", "topics", "consumer_groups", "producers"}
 
 
-def _walk(data: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
-    yield path, data
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _walk(v, (*path, k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _walk(v, (*path, i))
+def _walk(data: Any) -> Iterator[tuple[PathKey, str | int, bool, Any]]:
+    """Every node below the root, depth first in document order, as (its parent's path, its
+    key or list index, whether its parent maps names the user chose, its value); no
+    recursion. Paths are built for parents only (the caller builds a node's own path for a
+    finding): most nodes are leaves."""
+    stack: list[tuple[PathKey, bool, Iterator[tuple[Any, Any]]]] = []
+
+    def push(path: PathKey, node: Any) -> None:
+        items = iter(node.items()) if isinstance(node, dict) else enumerate(node)
+        stack.append((path, bool(path) and path[-1] in _NAME_MAPS and isinstance(node, dict), items))
+
+    push((), data)
+    while stack:
+        path, names, items = stack[-1]
+        for step, value in items:
+            yield path, step, names, value
+            if isinstance(value, (dict, list)):
+                push((*path, step), value)
+                break
+        else:
+            stack.pop()
+
+
+@lru_cache(maxsize=4096)
+def _names_a_credential(key: str) -> bool:
+    """`password`, `sasl.jaas.config`, … (a spec repeats its keys: most are answered from the cache)."""
+    return _SECRET_KEY.search(key) is not None
 
 
 def _shapes(text: str) -> str | None:
@@ -89,49 +110,62 @@ def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey | None, Diagnost
     # escape) can spell a credential the text does not show, so it sends every string too.
     text_hits = credentials.find(doc.text) if doc.text else []
     by_shape = bool(text_hits) or "\\" in doc.text or not doc.text or bool(_JAAS.search(doc.text))
-    strings: list[str] = []
-    for path, value in _walk(doc.data, ()):
-        key = path[-1] if path and isinstance(path[-1], str) else None
-        if isinstance(value, str):
+    strings: list[str] = []  # every string of the data, kept only to tell text hits outside it
+    keep = bool(text_hits)
+    if isinstance(doc.data, str):
+        strings.append(doc.data)
+        _check_string(doc, (), None, doc.data, by_shape, found)
+    for parent, step, is_name, value in _walk(doc.data) if isinstance(doc.data, (dict, list)) else ():
+        key = step if isinstance(step, str) else None
+        if keep and isinstance(value, str):
             strings.append(value)
-        is_name = len(path) >= 2 and path[-2] in _NAME_MAPS
         if key is not None:
-            strings.append(key)
+            if keep:
+                strings.append(key)
             kind = _shapes(key) if by_shape else None
             if kind:
+                path = (*parent, key)
                 found.append((path, Diagnostic(doc.source.key_at(path), "inline-secret", _held(kind, "this key"))))
-        if key is not None and not is_name and _SECRET_KEY.search(key) and value not in (None, "", {}, []):
-            found.append(
-                (
-                    path,
-                    Diagnostic(
-                        doc.source.key_at(path),
-                        "inline-secret",
-                        f"`{key}` holds a credential inline; {_HOW}, and rotate the leaked value",
-                    ),
+            if not is_name and _names_a_credential(key) and value not in (None, "", {}, []):
+                path = (*parent, key)
+                found.append(
+                    (
+                        path,
+                        Diagnostic(
+                            doc.source.key_at(path),
+                            "inline-secret",
+                            f"`{key}` holds a credential inline; {_HOW}, and rotate the leaked value",
+                        ),
+                    )
                 )
-            )
-            continue
-        if not isinstance(value, str):
-            continue
-        kind = _shapes(value) if by_shape else None
-        if kind:
-            found.append((path, Diagnostic(doc.source.at(path), "inline-secret", _held(kind, "this value"))))
-        elif key in ("secret", "truststore_secret") and not _SECRET_NAME.match(value):
-            found.append(
-                (
-                    path,
-                    Diagnostic(
-                        doc.source.at(path),
-                        "inline-secret",
-                        f"`{key}` must be the *name* of a Kubernetes Secret (lowercase letters, "
-                        "digits, '-' and '.'), and this value looks like a credential; "
-                        f"{_HOW}, and rotate the value if it was real",
-                    ),
-                )
-            )
+                continue
+        if isinstance(value, str) and (by_shape or key in _SECRET_NAME_KEYS):
+            _check_string(doc, (*parent, step), key, value, by_shape, found)
     found.extend((None, d) for d in _outside_data(doc, text_hits, strings))
     return found
+
+
+def _check_string(
+    doc: RawDocument, path: PathKey, key: str | None, value: str, by_shape: bool,
+    found: list[tuple[PathKey | None, Diagnostic]],
+) -> None:
+    """A string value: a credential by shape, or a `secret:` that is not a Secret name."""
+    kind = _shapes(value) if by_shape else None
+    if kind:
+        found.append((path, Diagnostic(doc.source.at(path), "inline-secret", _held(kind, "this value"))))
+    elif key in _SECRET_NAME_KEYS and not _SECRET_NAME.match(value):
+        found.append(
+            (
+                path,
+                Diagnostic(
+                    doc.source.at(path),
+                    "inline-secret",
+                    f"`{key}` must be the *name* of a Kubernetes Secret (lowercase letters, "
+                    "digits, '-' and '.'), and this value looks like a credential; "
+                    f"{_HOW}, and rotate the value if it was real",
+                ),
+            )
+        )
 
 
 def _squash(text: str) -> str:
