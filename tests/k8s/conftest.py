@@ -1,0 +1,38 @@
+"""A real Kubernetes API server for the session: etcd and kube-apiserver built from their Go modules
+(``sandbox.gotools``, cached under ``~/.cache/ferry/bin``), started on loopback once, with the Argo CD
+and Strimzi CRDs of ``../shared/k8s/crds/`` installed and Established before any test runs.
+
+The first run on a machine builds the binaries (tens of minutes on 2 cores, docs/deploy.md); later
+runs start the server in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import gotools
+from sandbox.kubeapi import KubeApiServer, KubeClient, shared_crd_files
+
+
+@pytest.fixture(scope="session")
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    server = KubeApiServer(tmp_path_factory.mktemp("kubeapi"))
+    server.start()
+    try:
+        server.client().install_crds(shared_crd_files())
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kube(kube_api: KubeApiServer) -> KubeClient:
+    return kube_api.client()
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> Path:
+    return gotools.ensure_tool("helm")
