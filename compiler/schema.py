@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -83,6 +83,19 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return None
 
 
+#: What a field's pattern asks for, in words with an example: a message never shows a raw regex.
+PATTERN_WORDS: Final[dict[str, str]] = {
+    r"^[a-z0-9][a-z0-9-]{0,62}$": (
+        "is not a valid name here: use lowercase letters, digits and '-', starting with a letter or digit, "
+        "at most 63 characters (e.g. 'legacy-service')"
+    ),
+    r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$": (
+        "is not a Kubernetes Secret name: use lowercase letters, digits, '-' and '.', starting and ending "
+        "with a letter or digit, at most 253 characters (e.g. 'mm2-governed-scram')"
+    ),
+}
+
+
 def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
     kind = err["type"]
     loc = err["loc"]
@@ -95,6 +108,10 @@ def _message(err: ErrorDetails, model: type[BaseModel]) -> str:
         return f"unknown key `{key}`: {hint}allowed keys here are {', '.join(allowed)}"
     if kind == "missing":
         return f"missing required key `{loc[-1]}`; add it"
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        shape = PATTERN_WORDS.get(pattern, "is not in the form this field takes (docs/specs.md says which)")
+        return f"{_quoted(err.get('input'))} {shape}"
     msg: str = err["msg"]
     msg = msg.removeprefix("Value error, ")
     if kind == "int_parsing_size":
