@@ -7,6 +7,7 @@ formatters print after the main message.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,16 @@ class Position:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+@functools.lru_cache(maxsize=4096)  # a tree names few files; each diagnostic would scan its name again
+def _masked_file(file: str) -> str:
+    return redact(file)
+
+
+def _masked(pos: Position) -> Position:
+    file = _masked_file(pos.file)
+    return pos if file == pos.file else Position(file, pos.line, pos.col)
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     position: Position
@@ -39,9 +50,11 @@ class Diagnostic:
     related: tuple[tuple[Position, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        # The one choke point: whatever a pass quotes, no format can print a credential.
+        # The one choke point: whatever a pass quotes, no format can print a credential - not
+        # even in a file name (`specs/migrations/ci/ghp_….yaml`).
+        object.__setattr__(self, "position", _masked(self.position))
         object.__setattr__(self, "message", redact(self.message))
-        object.__setattr__(self, "related", tuple((pos, redact(note)) for pos, note in self.related))
+        object.__setattr__(self, "related", tuple((_masked(pos), redact(note)) for pos, note in self.related))
 
     @property
     def is_error(self) -> bool:

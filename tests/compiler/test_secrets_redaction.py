@@ -152,3 +152,14 @@ def test_render_check_masks_what_the_committed_tree_holds(tmp_path: Path) -> Non
     proc = _ferry("render", "--check", "--specs", ".", "--out", str(out), cwd=root)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "mm2:****@kafka-9:9094" in proc.stdout and "Hunter2Pw" not in proc.stdout + proc.stderr
+
+
+def test_a_credential_in_a_file_name_is_masked_in_positions(tmp_path: Path) -> None:
+    root = build_tree(CASES / "valid" / "base-as-is", tmp_path)
+    team = next(p for p in sorted((root / "migrations").iterdir()) if p.is_dir())
+    leaked = team / "ghp_0123456789abcdefABCDEF0123456789abcd.yaml"
+    leaked.write_text("not: [valid\n")
+    for fmt in FORMATTERS:
+        proc = _ferry("validate", "--specs", ".", "--format", fmt, cwd=root)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "yaml-syntax" in proc.stdout and "0123456789abcdefABCDEF" not in proc.stdout + proc.stderr
