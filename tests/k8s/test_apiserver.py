@@ -237,6 +237,7 @@ def tiny_chart(root: Path) -> Path:
         "data:\n"
         "  greeting: {{ .Values.greeting | quote }}\n"
         "  replicas: {{ .Values.replicas | quote }}\n"
+        "  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}\n"
     )
     return chart
 
@@ -260,6 +261,11 @@ def test_helm_lints_and_templates_a_chart_the_server_accepts(
     manifest.write_text(rendered.stdout)
     [configmap] = yaml_documents(manifest)
     assert configmap["metadata"]["name"] == "demo-greeting" and configmap["data"]["greeting"] == "hi there"
+    # Offline, helm assumes the Kubernetes release of its own client libraries, as a release build does.
+    major, minor = gotools.k8s_release_of_staging(
+        gotools.module_versions((gotools.TOOLS["helm"].wrapper / "go.mod").read_text())["k8s.io/client-go"]
+    )
+    assert configmap["data"]["kubeVersion"] == f"v{major}.{minor}.0"
     kube.apply(configmap, dry_run=True)
 
 
@@ -268,3 +274,33 @@ def test_helm_lint_strict_fails_on_a_value_the_schema_does_not_know(helm_binary:
     lint = helm(helm_binary, tmp_path, "lint", "--strict", str(chart), "--set", "greetin=typo")
     assert lint.returncode != 0
     assert "additional properties 'greetin' not allowed" in lint.stdout, lint.stdout + lint.stderr
+
+
+def test_helm_reaches_the_server_through_the_kubeconfig(
+    helm_binary: Path, tmp_path: Path, kube_api: KubeApiServer
+) -> None:
+    chart = tiny_chart(tmp_path)
+
+    def validate(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+        # --validate asks the server for its version and checks the manifest against its schemas.
+        args = ["template", "demo", str(chart), "--validate", "--kubeconfig", str(kubeconfig)]
+        return helm(helm_binary, tmp_path, *args)
+
+    validated = validate(kube_api.kubeconfig)
+    assert validated.returncode == 0, validated.stderr
+    [configmap] = yaml_documents(_write(tmp_path / "validated.yaml", validated.stdout))
+    assert configmap["data"]["kubeVersion"] == gotools.tool_version(gotools.TOOLS["kube-apiserver"])
+
+    wrong_token = _write(tmp_path / "wrong-token", "not-the-token")
+    impostor = _write(
+        tmp_path / "impostor-kubeconfig",
+        kube_api.kubeconfig.read_text().replace(str(kube_api.work_dir / "token"), str(wrong_token)),
+    )
+    refused = validate(impostor)
+    assert refused.returncode != 0, refused.stdout
+    assert "the server has asked for the client to provide credentials" in refused.stderr, refused.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
