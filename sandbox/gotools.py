@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox import processes
 from sandbox.errors import SandboxError
 from sandbox.jars import REPO_ROOT, cache_root
 
@@ -236,7 +237,9 @@ def _children_cpu_seconds() -> float:
 def run_build(name: str, command: list[str], cwd: Path, log: Path, timeout: float) -> tuple[float, float]:
     """Run ``command`` niced in ``cwd``; (wall, cpu) seconds. BuildError naming ``name`` on failure or timeout."""
     nice = shutil.which("nice")
-    argv = [nice, "-n", "10", *command] if nice else command
+    # Dies with us (setpriv --pdeathsig, as sandbox children do): a killed test run leaves no
+    # build running on, unlocked, beside the next one.
+    argv = [*processes.death_signal_prefix(), *([nice, "-n", "10"] if nice else []), *command]
     cpu_before = _children_cpu_seconds()
     started = time.monotonic()
     with open(log, "wb") as sink:
@@ -303,8 +306,10 @@ def ensure_tool(name: str, timeout: float | None = None) -> Path:
         if build_is_complete(directory, name, digest):
             return directory / name
         require_go()
+        # Leftovers of builds that were killed: nobody else builds this tool while we hold the lock.
+        for leftover in directory.parent.glob(f"{directory.name}.partial-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         staging = directory.parent / f"{directory.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         log = directory.parent / f"{directory.name}.build.log"
         try:
