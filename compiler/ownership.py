@@ -223,6 +223,7 @@ class _Part:
 
 NfaState = tuple[int, int, int]  # part (0 prefix, 1 team, 2 suffix), state of that part, team tracker
 _DIFFERS = -1  # tracker: a character read in the team part differs from the team name
+_UNKNOWN = -2  # a move not built yet (states are numbered from 0; None is "no move")
 
 
 @dataclass
@@ -244,9 +245,14 @@ class ClientIdPolicy:
     _ids: dict[tuple[str | None, frozenset[NfaState]], int] = field(default_factory=dict)
     _states: list[tuple[str | None, frozenset[NfaState]]] = field(default_factory=list)
     _rows: list[dict[int, int] | None] = field(default_factory=list)
+    _steps: list[dict[int, int | None]] = field(default_factory=list)
     _finals: list[bool] = field(default_factory=list)
     _tails: dict[int, tuple[int, ...] | None] = field(default_factory=dict)
     _starts: dict[str | None, int] = field(default_factory=dict)
+    # (what follows a glob's literal prefix, the state it leaves) -> the shortest way on: globs
+    # that differ only in their literal text (`team1.api-canary.?`, `team2.web-canary.?`) come
+    # to one state past the team part and ask the same question.
+    _rests: dict[tuple[str, int], str | None] = field(default_factory=dict)
 
     @classmethod
     def compile(cls, pattern: str, chars: Iterable[str] = ()) -> ClientIdPolicy:
@@ -316,6 +322,7 @@ class ClientIdPolicy:
             found = self._ids[ident] = len(self._states)
             self._states.append(ident)
             self._rows.append(None)
+            self._steps.append({})
             self._finals.append(any(part == 2 and q in self.parts[2].finals for part, q, _ in nfa))
         return found
 
@@ -324,24 +331,36 @@ class ClientIdPolicy:
             self._starts[team] = self._state(team, self._closure(team, [(0, self.parts[0].initial, 0)]))
         return self._starts[team]
 
+    def _step(self, state: int, key: int) -> int | None:
+        """The state after reading `key` (None: the automaton refuses it), built once."""
+        steps = self._steps[state]
+        if key in steps:
+            return steps[key]
+        team, nfa = self._states[state]
+        moved = []
+        for part, q, k in nfa:
+            nq = self.parts[part].map[q].get(key)
+            if nq is None:
+                continue
+            nk = k
+            if part == 1 and team is not None:
+                nk = k + 1 if 0 <= k < len(team) and self._key(team[k]) == key else _DIFFERS
+            moved.append((part, nq, nk))
+        nxt = self._state(team, self._closure(team, moved)) if moved else None
+        steps[key] = nxt
+        return nxt
+
     def _row(self, state: int) -> dict[int, int]:
+        """Every move out of `state`, in the order of `keys` (readable spellings first). A
+        glob's literal prefix asks for one move per state (`_step`); only a wildcard needs the
+        row, so most of a team's own states never have one built."""
         row = self._rows[state]
         if row is None:
-            team, nfa = self._states[state]
-            target = [self._key(c) for c in team] if team is not None else []
             row = {}
             for key in self.keys:
-                moved = []
-                for part, q, k in nfa:
-                    nq = self.parts[part].map[q].get(key)
-                    if nq is None:
-                        continue
-                    nk = k
-                    if part == 1 and team is not None:
-                        nk = k + 1 if 0 <= k < len(target) and target[k] == key else _DIFFERS
-                    moved.append((part, nq, nk))
-                if moved:
-                    row[key] = self._state(team, self._closure(team, moved))
+                nxt = self._step(state, key)
+                if nxt is not None:
+                    row[key] = nxt
             self._rows[state] = row
         return row
 
@@ -391,14 +410,17 @@ class ClientIdPolicy:
         """Breadth first over (glob position, state): a shortest id in L(glob) ∩ L(automaton)."""
         state = self._start(team)
         # The literal prefix leaves no choice: walk it (the hot loop of a run: kept tight).
-        rows, key_of = self._rows, self._key_of
+        steps, key_of = self._steps, self._key_of
         i = 0
         for char in glob:
             if char in "*?":
                 break
-            row = rows[state] or self._row(state)
             key = key_of.get(char)
-            nxt = row.get(self._key(char) if key is None else key)
+            if key is None:
+                key = self._key(char)
+            nxt = steps[state].get(key, _UNKNOWN)
+            if nxt is _UNKNOWN:
+                nxt = self._step(state, key)
             if nxt is None:
                 return None
             state, i = nxt, i + 1
@@ -408,7 +430,10 @@ class ClientIdPolicy:
         if rest == "*":
             tail = self._tail(state)
             return None if tail is None else head + "".join(self.spell[k] for k in tail)
-        found = self._bfs(rest, state)
+        question = (rest, state)
+        if question not in self._rests:
+            self._rests[question] = self._bfs(rest, state)
+        found = self._rests[question]
         return None if found is None else head + found
 
     def _bfs(self, glob: str, start: int) -> str | None:
