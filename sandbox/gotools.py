@@ -46,9 +46,9 @@ from sandbox.jars import REPO_ROOT, cache_root
 WRAPPERS_DIR = REPO_ROOT / "sandbox" / "gotools"
 MARKER_NAME = "build.complete"
 
-# Cold builds measured on the 2-core development machine (docs/deploy.md): helm ~5 min, etcd ~3
-# min, kube-apiserver ~15 min, slower when the machine is shared. The bounds leave room for a busy
-# machine and a cold module download, and still end a build stuck on a dead network.
+# Cold builds measured on the 2-core development machine while it was shared (docs/deploy.md):
+# helm 9 min (with the standard library), etcd 2 min, kube-apiserver 17 min. The bounds leave room
+# for a busier machine and a cold module download, and still end a build stuck on a dead network.
 BUILD_TIMEOUT_SECONDS = {"helm": 1800.0, "etcd": 1800.0, "kube-apiserver": 3600.0}
 
 
