@@ -27,9 +27,9 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
-## test-fast: everything that does not start Kafka
+## test-fast: everything that starts neither Kafka nor a Kubernetes API server
 test-fast: setup
-	$(BIN)/pytest -m "not kafka"
+	$(BIN)/pytest -m "not kafka and not k8s"
 
 ## lint: ruff (rules in pyproject.toml), then typecheck; fails on any finding
 lint: setup

@@ -24,6 +24,8 @@ from sandbox.kubeapi import (
     yaml_documents,
 )
 
+pytestmark = pytest.mark.k8s
+
 APPLICATION: dict[str, Any] = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "Application",

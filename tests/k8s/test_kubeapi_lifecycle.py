@@ -11,6 +11,8 @@ import pytest
 from sandbox.errors import ServiceError
 from sandbox.kubeapi import KubeApiServer, kubeconfig_text
 
+pytestmark = pytest.mark.k8s
+
 
 def gone(pid: int, within: float = 5.0) -> bool:
     deadline = time.monotonic() + within
