@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from fresh_checkout import Checkout
@@ -157,6 +157,71 @@ def test_sandbox_commands_as_typed(fresh_checkout: Checkout, sandbox: dict[str, 
     assert "  billing/invoices group billing-ledger: billing.ledger.live-1" in live
     assert "  billing/invoices group billing-invoice-mailer on target: 1 (billing.invoice-mailer.live-1)" in live
     ok(fresh_checkout, "ferry sandbox sync")
+
+
+def test_cutover_align_as_typed(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
+    """docs/runbook.md's `ferry cutover align` for the example's fenced group, billing-ledger: it
+    read 7 of 20 invoices on legacy and stopped; once MirrorMaker 2 copied them, the dry run
+    shows the exact target position and the real run writes it (read back here)."""
+    legacy: dict[str, Any] = cluster_client_config({"bootstrap": "", **sandbox["clusters"]["legacy-service"]})
+    governed: dict[str, Any] = cluster_client_config({"bootstrap": "", **sandbox["clusters"]["governed"]})
+    probe = Consumer({**legacy, "group.id": "fresh-probe"})
+    start = probe.get_watermark_offsets(TopicPartition("invoices", 0), timeout=10)[1]
+    probe.close()
+    producer = Producer({**legacy, "client.id": "billing.invoice-api.fresh"})
+    for i in range(20):
+        producer.produce("invoices", key=f"k{i}".encode(), value=f"invoice-{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+    consumer = Consumer({**legacy, "client.id": "billing.ledger.fresh", "group.id": "billing-ledger",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.assign([TopicPartition("invoices", 0, start)])
+    read: list[Message] = []
+    deadline = time.monotonic() + 60
+    while len(read) < 7 and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is not None and msg.error() is None:
+            read.append(msg)
+    assert len(read) == 7
+    consumer.commit(message=read[-1], asynchronous=False)  # offset after the 7th
+    consumer.close()
+    mirrored = Consumer({**governed, "group.id": "fresh-probe"})
+    deadline = time.monotonic() + 120
+    while mirrored.get_watermark_offsets(TopicPartition("billing.invoice.created.v1", 0), timeout=10)[1] \
+            < (read[-1].offset() or 0) + 14 and time.monotonic() < deadline:
+        time.sleep(1)
+    mirrored.close()
+
+    dry = ok(fresh_checkout, "ferry cutover align --specs specs --connections .ferry/sandbox.json "
+                             "--group billing-ledger --dry-run", timeout=120)
+    assert re.search(r"billing-ledger\s+invoices->billing\.invoice\.created\.v1\s+0\s+\d+\s+\d+.*ALIGNED", dry), dry
+    assert "(dry run)" in dry and "wrote" not in dry
+    admin = AdminClient(governed)
+    wrote = ok(fresh_checkout, "ferry cutover align --specs specs --connections .ferry/sandbox.json "
+                               "--group billing-ledger", timeout=120)
+    assert "read back equal" in wrote, wrote
+    # The record after the last one read on legacy is the first the group reads on the target.
+    (target_offset,) = _committed(admin, "billing-ledger", "billing.invoice.created.v1").values()
+    check = Consumer({**governed, "group.id": "fresh-check", "enable.auto.commit": False})
+    check.assign([TopicPartition("billing.invoice.created.v1", 0, target_offset)])
+    first = None
+    deadline = time.monotonic() + 30
+    while first is None and time.monotonic() < deadline:
+        msg = check.poll(1.0)
+        if msg is not None and msg.error() is None:
+            first = msg
+    check.close()
+    assert first is not None and first.value() == b"invoice-7" and first.key() == b"k7"
+
+
+def _committed(admin: AdminClient, group: str, topic: str) -> dict[int, int]:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    (future,) = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)]).values()
+    try:
+        listed = future.result(timeout=30)
+    except Exception:  # noqa: BLE001 - a group the target never saw has no offsets
+        return {}
+    return {tp.partition: tp.offset for tp in listed.topic_partitions if tp.topic == topic and tp.offset >= 0}
 
 
 def _proxy_config(sandbox: dict, gateway: str, cluster: str | None = None, client_id: str = "") -> dict:
@@ -335,6 +400,8 @@ EXERCISED_HERE = {
     "ferry sandbox sync", "ferry sandbox down", "ferry preflight --connections .ferry/sandbox.json", "ferry status",
     "ferry proxy --routes rendered/proxy/gw-service.routes.json",
     "ferry status --decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl",
+    "ferry cutover align --specs specs --connections .ferry/sandbox.json --group billing-ledger --dry-run",
+    "ferry cutover align --specs specs --connections .ferry/sandbox.json --group billing-ledger",
 }
 
 
