@@ -67,8 +67,14 @@ class Specs:
 
 @cache
 def _source_name(root: Path, path: Path, fallback: str) -> str:
+    resolved_root = _resolved(root)
     try:
-        rel = path.resolve().relative_to(root.resolve())
+        rel = path.resolve().relative_to(resolved_root)
     except ValueError:
         return fallback
-    return f"{root.resolve().name}/{rel.as_posix()}"
+    return f"{resolved_root.name}/{rel.as_posix()}"
+
+
+@cache
+def _resolved(root: Path) -> Path:
+    return root.resolve()
