@@ -497,6 +497,9 @@ class SpecTree:
     policy: RawDocument | None
     migrations: list[RawDocument]
     diagnostics: list[Diagnostic]
+    #: (display path, text) of files that were read but did not parse: the secrets pass still
+    #: scans their text (a credential in a broken file is in the pull request all the same).
+    unparsed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def list_tree(root: Path) -> list[tuple[str, bool]]:
@@ -527,8 +530,18 @@ def load_specs(root: Path) -> SpecTree:
         return _load_specs(root)
 
 
+def _unparsed_text(path: Path) -> str | None:
+    """The text of a file that did not parse, as far as the size bound allows (None: unreadable)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(MAX_FILE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
 def _load_specs(root: Path) -> SpecTree:
     diagnostics: list[Diagnostic] = []
+    unparsed: list[tuple[str, str]] = []
 
     def one(path: Path, required: bool) -> RawDocument | None:
         if not path.is_file():
@@ -543,7 +556,11 @@ def _load_specs(root: Path) -> SpecTree:
             return None
         doc, diags = load_file(path)
         diagnostics.extend(diags)
-        if doc is not None and doc.data is None:
+        if doc is None:
+            text = _unparsed_text(path)
+            if text is not None:
+                unparsed.append((display_path(path), text))
+        elif doc.data is None:
             doc.data = {}
         return doc
 
@@ -555,4 +572,4 @@ def _load_specs(root: Path) -> SpecTree:
         doc = one(path, required=True)
         if doc is not None:
             migrations.append(doc)
-    return SpecTree(root, clusters, policy, migrations, diagnostics)
+    return SpecTree(root, clusters, policy, migrations, diagnostics, unparsed)

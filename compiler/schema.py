@@ -20,7 +20,7 @@ from .characters import TextProblem
 from .diagnostics import Diagnostic, Position
 from .loader import PathKey, RawDocument, SpecTree
 from .models import ClustersSpec, MigrationSpec, PolicySpec
-from .passes.secrets import find_inline_secrets
+from .passes.secrets import find_in_unparsed, find_inline_secrets
 from .spec import Located, Migration, Specs
 
 
@@ -223,6 +223,8 @@ def build_specs(tree: SpecTree) -> tuple[Specs | None, list[Diagnostic]]:
         docs.append((tree.policy, PolicySpec))
     docs.extend((m, MigrationSpec) for m in tree.migrations)
 
+    for file, text in tree.unparsed:
+        diagnostics.extend(find_in_unparsed(file, text))
     models: dict[int, Any] = {}
     for idx, (doc, model) in enumerate(docs):
         secrets = find_inline_secrets(doc)

@@ -102,6 +102,20 @@ def _held(kind: str, where: str) -> str:
     return f"{where} holds a credential ({kind}); {_HOW}, and rotate the leaked value"
 
 
+def find_in_unparsed(file: str, text: str) -> Iterator[Diagnostic]:
+    """Credentials in a file that did not parse (its syntax error is reported by the loader):
+    by shape in its text, since there is no data to walk."""
+    seen: set[int] = set()
+    for hit in credentials.find(text):
+        if hit.start in seen:
+            continue
+        seen.add(hit.start)
+        line = text.count("\n", 0, hit.start) + 1
+        col = hit.start - (text.rfind("\n", 0, hit.start) + 1) + 1
+        yield Diagnostic(Position(file, line, col), "inline-secret",
+                         _held(hit.kind, "this file (which does not parse either)"))
+
+
 def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey | None, Diagnostic]]:
     """Every credential in one document: (its data path, or None outside the data; diagnostic)."""
     found: list[tuple[PathKey | None, Diagnostic]] = []
