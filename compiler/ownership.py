@@ -40,6 +40,7 @@ import string
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from interegular import InvalidSyntax, REFlags, Unsupported, parse_pattern
 from interegular.fsm import FSM, Alphabet, TransitionKey, anything_else
@@ -62,6 +63,45 @@ class PolicyUnsupported(CompilerError):
     """The client-id regex uses a construct the ownership decision cannot handle exactly.
 
     Pass `naming` turns it into the diagnostic `policy-unsupported-regex`."""
+
+
+class PolicyTooLarge(PolicyUnsupported):
+    """The client-id regex spells out more than MAX_POLICY_POSITIONS characters.
+
+    Pass `naming` turns it into the diagnostic `policy-regex-too-large`."""
+
+
+MAX_POLICY_POSITIONS = 500
+"""The most character positions the client-id regex may spell out, counting each counted
+repetition written out (`[a-z]{1,63}` is 63 positions, `(a{30}){30}` is 900) and every branch
+of an alternative. The automata get a state per position and `interegular` builds a counted
+repetition copy by copy, so the compile grows faster than the count: 500 positions take
+~1-2 s on the benchmark machine; `(a{255}){255}` (65,025) would take hours and gigabytes.
+Real policies spell out a few dozen (the benchmark's: 8); `+` and `*` cost one position."""
+
+
+def _positions(pattern: str) -> int:
+    """The character positions of `pattern` with counted repetitions written out (see
+    MAX_POLICY_POSITIONS); stops counting past the bound. No recursion: a hostile nesting
+    depth costs a loop, not the stack."""
+    total = 0
+    todo: list[tuple[Any, int]] = [(re._parser.parse(pattern), 1)]  # type: ignore[attr-defined]
+    p = re._constants  # type: ignore[attr-defined]
+    while todo and total <= MAX_POLICY_POSITIONS:
+        items, times = todo.pop()
+        for op, arg in items:
+            if op in (p.LITERAL, p.NOT_LITERAL, p.ANY, p.IN):
+                total += times
+            elif op in (p.MAX_REPEAT, p.MIN_REPEAT, p.POSSESSIVE_REPEAT):
+                low, high, body = arg
+                todo.append((body, times * (low + 1 if high == p.MAXREPEAT else high)))
+            elif op is p.SUBPATTERN:
+                todo.append((arg[-1], times))
+            elif op is p.ATOMIC_GROUP:
+                todo.append((arg, times))
+            elif op is p.BRANCH:
+                todo.extend((branch, times) for branch in arg[1])
+    return total
 
 
 @dataclass(frozen=True)
@@ -263,6 +303,13 @@ class ClientIdPolicy:
         if "team" not in regex.groupindex:
             raise PolicyUnsupported("the pattern has no named group `team`")
         parts = _split(pattern)
+        positions = _positions(pattern)
+        if positions > MAX_POLICY_POSITIONS:
+            raise PolicyTooLarge(
+                f"with its counted repetitions (`{{m,n}}`) written out it spells more than "
+                f"{MAX_POLICY_POSITIONS:,} characters (nested counts multiply), and the check builds a state "
+                "for each; use `+` or `*` instead of large counts, or smaller counts"
+            )
         flag = f"(?{parts.flags})" if parts.flags else ""
         try:
             parsed = [parse_pattern(flag + text) for text in (parts.prefix, parts.body, parts.suffix)]

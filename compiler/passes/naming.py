@@ -23,6 +23,7 @@ Failing::
     consumer_groups: {g: {client_ids: ["billin?.x.*"]}}   # client-id-team: also billina.x.a
     # policy.yaml: client_ids: {pattern: "[a-z.]+"}        -> policy-no-team-group
     # policy.yaml: client_ids: {pattern: "(?=x)..."}       -> policy-unsupported-regex
+    # policy.yaml: client_ids: {pattern: "...(a{255}){255}"} -> policy-regex-too-large
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 from ..diagnostics import Diagnostic
 from ..index import entries
 from ..models import NamingRule
-from ..ownership import ClientIdPolicy, PolicyUnsupported
+from ..ownership import ClientIdPolicy, PolicyTooLarge, PolicyUnsupported
 from ..spec import Specs
 from . import Pass
 
@@ -85,7 +86,7 @@ def _client_id_policy(specs: Specs) -> tuple[ClientIdPolicy | None, list[Diagnos
         return None, [
             Diagnostic(
                 at,
-                "policy-unsupported-regex",
+                "policy-regex-too-large" if isinstance(exc, PolicyTooLarge) else "policy-unsupported-regex",
                 f"client_ids.pattern cannot be used to decide which team owns a client id: {exc}",
             )
         ]
