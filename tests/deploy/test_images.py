@@ -113,7 +113,8 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
     final = final_stage(instructions)
     env = image.stage_env(instructions, final[0].stage)
     venv = Path(env["VENV"])
-    code = "import importlib.metadata as m, json\nprint(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    code = ("import importlib.metadata as m, json\n"
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
     listed = subprocess.run([str(venv / "bin" / "python"), "-c", code],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean_env(), check=True)
     installed = {_norm(name): version for name, version in json.loads(listed.stdout).items()}
