@@ -80,8 +80,9 @@ def env_pairs(args: str) -> dict[str, str]:
 
 def exec_form(instructions: Sequence[Instruction], keyword: str) -> list[str]:
     """The last ENTRYPOINT or CMD; it must be the exec (JSON) form."""
-    (last, *_) = [i for i in reversed(instructions) if i.keyword == keyword] or [None]
-    assert last is not None, f"no {keyword}"
+    found = [i for i in reversed(instructions) if i.keyword == keyword]
+    assert found, f"no {keyword}"
+    last = found[0]
     value = json.loads(last.args)
     assert isinstance(value, list) and all(isinstance(v, str) for v in value), f"{keyword} is not exec form"
     return value

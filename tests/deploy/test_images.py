@@ -29,7 +29,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dockerfile import FakeRoot, clean_env, exec_form, final_stage, parse, snapshot
+from dockerfile import FakeRoot, Instruction, clean_env, exec_form, final_stage, parse, snapshot
+
+from proxy_clusters import Cluster
+from sandbox.cluster import KafkaNode
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "deploy" / "images"
@@ -38,7 +41,7 @@ MM2_DOCKERFILE = IMAGES / "ferry-mirrormaker2" / "Dockerfile"
 SLIM = {"ferry-proxy", "uvloop", "prometheus-client"}
 
 
-def _instructions(path: Path):
+def _instructions(path: Path) -> list[Instruction]:
     return parse(path.read_text())
 
 
@@ -101,7 +104,7 @@ def test_mm2_image_resolves_jars_as_the_sandbox_does_and_runs_the_sandboxs_main_
 
 
 @pytest.mark.kafka
-def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafka) -> None:
+def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafka: dict[str, Cluster]) -> None:
     from proxy_harness import make_table, write_routes
     from sandbox.clients import Record, consume, create_topic, fetch_metadata, produce
     from sandbox.proxyproc import start_proxy
@@ -113,9 +116,9 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
     final = final_stage(instructions)
     env = image.stage_env(instructions, final[0].stage)
     venv = Path(env["VENV"])
-    code = ("import importlib.metadata as m, json\n"
+    script = ("import importlib.metadata as m, json\n"
             "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
-    listed = subprocess.run([str(venv / "bin" / "python"), "-c", code],
+    listed = subprocess.run([str(venv / "bin" / "python"), "-c", script],
                             capture_output=True, text=True, timeout=60, cwd=tmp_path, env=clean_env(), check=True)
     installed = {_norm(name): version for name, version in json.loads(listed.stdout).items()}
     assert set(installed) == SLIM, installed  # exactly the slim set: no pip, no setuptools, no compiler deps
@@ -165,7 +168,8 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
 
 
 @pytest.mark.kafka
-def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes, kafka_lib: Path) -> None:
+def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: dict[str, KafkaNode],
+                                                 kafka_lib: Path) -> None:
     from mm2_harness import SECRET, SOURCE, TARGET, TopicReader, create_legacy_topics, make_flow, produce
     from sandbox import processes
     from sandbox.jars import require_tool
