@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table
 from sandbox.kubeapi import KubeClient, apply_all
@@ -79,11 +79,15 @@ class Release:
         return args + (["--set", OPTIONAL[self.chart]] if optional else [])
 
 
+def load_yaml(text: str) -> Any:
+    return YAML(typ="safe").load(text)
+
+
 def releases() -> list[Release]:
     found = []
     for chart, (section, parameter) in CHARTS.items():
         for values in sorted((REPO / "rendered" / "helm" / chart).glob("*.values.yaml")):
-            rendered = yaml.safe_load(values.read_text())[section]["renderedFile"]
+            rendered = load_yaml(values.read_text())[section]["renderedFile"]
             found.append(Release(chart, values.name.removesuffix(".values.yaml"), values,
                                  (parameter, REPO / rendered)))
     return found
@@ -107,7 +111,7 @@ def template(binary: Path, home: Path, release: Release, *extra: str) -> str:
 
 
 def documents(text: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in YAML(typ="safe").load_all(text) if doc]
 
 
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -250,7 +254,7 @@ def pod_spec(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, A
 def test_proxy_routes_are_a_directory_mount_and_never_roll_the_pods(
     templated: dict[str, str], release: Release
 ) -> None:
-    values = yaml.safe_load(release.values.read_text())
+    values = load_yaml(release.values.read_text())
     objects = documents(templated[release.id])
     metadata, spec = pod_spec(objects)
     assert not any("checksum" in key for key in metadata.get("annotations", {})), metadata
@@ -263,15 +267,15 @@ def test_proxy_routes_are_a_directory_mount_and_never_roll_the_pods(
     [configmap] = [c for c in of_kind(objects, "ConfigMap") if c["metadata"]["name"] == volume["configMap"]["name"]]
     assert configmap["data"] == {values["routes"]["fileName"]: release.file_parameter[1].read_text()}
     assert container["command"][:3] == ["ferry-proxy", "--routes", f"/etc/ferry/routes/{values['routes']['fileName']}"]
-    assert container["command"][3:7] == [
-        "--listen", f"{values['listen']['host']}:{values['listen']['port']}", "--admin", f"0.0.0.0:{values['admin']['port']}"]
+    listen, admin = f"{values['listen']['host']}:{values['listen']['port']}", f"0.0.0.0:{values['admin']['port']}"
+    assert container["command"][3:7] == ["--listen", listen, "--admin", admin]
 
 
 @pytest.mark.parametrize("release", [r for r in RELEASES if r.chart == "ferry-proxy"], ids=lambda r: r.id)
 def test_proxy_pod_is_hardened_probed_and_drains_within_its_grace(
     templated: dict[str, str], release: Release
 ) -> None:
-    values = yaml.safe_load(release.values.read_text())
+    values = load_yaml(release.values.read_text())
     objects = documents(templated[release.id])
     _, spec = pod_spec(objects)
     [container] = spec["containers"]
@@ -293,8 +297,8 @@ def test_proxy_pod_is_hardened_probed_and_drains_within_its_grace(
     assert len(of_kind(objects, "PodDisruptionBudget")) == (1 if values["replicas"] > 1 else 0)
     for obj in objects:
         labels = obj["metadata"]["labels"]
-        assert {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
-                "app.kubernetes.io/managed-by", "app.kubernetes.io/component", "app.kubernetes.io/part-of"} <= set(labels)
+        assert {f"app.kubernetes.io/{key}" for key in ("name", "instance", "version", "managed-by", "component",
+                                                       "part-of")} <= set(labels), obj["metadata"]
 
 
 @pytest.mark.parametrize("release", [r for r in RELEASES if r.chart == "ferry-proxy"], ids=lambda r: r.id)
@@ -313,7 +317,7 @@ def test_proxy_network_policy_allows_only_the_route_files_bootstrap_ports(
 def test_mm2_config_checksum_is_on_the_pod_template_and_secrets_are_mounted_by_name(
     templated: dict[str, str], release: Release
 ) -> None:
-    values = yaml.safe_load(release.values.read_text())
+    values = load_yaml(release.values.read_text())
     properties = release.file_parameter[1].read_text()
     metadata, spec = pod_spec(documents(templated[release.id]))
     assert metadata["annotations"]["checksum/config"] == hashlib.sha256(properties.encode()).hexdigest()
