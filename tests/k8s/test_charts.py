@@ -322,8 +322,9 @@ def test_mm2_config_checksum_is_on_the_pod_template_and_secrets_are_mounted_by_n
     metadata, spec = pod_spec(documents(templated[release.id]))
     assert metadata["annotations"]["checksum/config"] == hashlib.sha256(properties.encode()).hexdigest()
     [container] = spec["containers"]
-    assert container["command"] == ["connect-mirror-maker", f"/etc/ferry/mm2/{values['config']['fileName']}"]
-    assert container["args"] == values["args"]
+    # No command: the image's ENTRYPOINT is connect-mirror-maker's main class; the properties lead the args.
+    assert "command" not in container
+    assert container["args"] == [f"/etc/ferry/mm2/{values['config']['fileName']}", *values["args"]]
     assert all("subPath" not in m for m in container["volumeMounts"])
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     by_name = {v["name"]: v for v in spec["volumes"]}
