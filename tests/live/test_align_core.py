@@ -3,6 +3,8 @@ with gaps anywhere on legacy (compaction, transaction markers) and identical pay
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,7 +72,8 @@ def partitions(draw: st.DrawFn) -> tuple[list[Record], list[Record], int, int, O
     u = draw(st.integers(kept[0], high))
     below = [i for i, r in enumerate(legacy) if r.offset <= u]
     sync = None
-    if below and draw(st.booleans()):
+    use_sync: bool = draw(st.booleans())
+    if below and use_sync:
         i = draw(st.sampled_from(below))
         sync = OffsetSync("t", 0, legacy[i].offset, i)
     expected = next((i for i, r in enumerate(legacy) if r.offset >= u), len(target))
@@ -79,7 +82,7 @@ def partitions(draw: st.DrawFn) -> tuple[list[Record], list[Record], int, int, O
 
 @settings(max_examples=400, deadline=None)
 @given(partitions())
-def test_aligned_offset_is_the_copy_of_the_first_record_at_or_after_u(case) -> None:
+def test_aligned_offset_is_the_copy_of_the_first_record_at_or_after_u(case: Any) -> None:
     legacy, target, u, high, sync, expected = case
     result = align_partition(_facts(legacy, target, u, high, sync))
     if result.status == "aligned":

@@ -111,9 +111,10 @@ def _produce(config: Mapping[str, str], topic: str, items: list[tuple[int, bytes
     assert producer.flush(30) == 0
 
 
-def _create(config: Mapping[str, str], topic: str, partitions: int = 1, **settings: str) -> None:
+def _create(config: Mapping[str, str], topic: str, partitions: int = 1,
+            settings: Mapping[str, str] | None = None) -> None:
     admin = AdminClient(dict(config))
-    admin.create_topics([NewTopic(topic, partitions, 1, config=settings)])[topic].result(15)
+    admin.create_topics([NewTopic(topic, partitions, 1, config=dict(settings or {}))])[topic].result(15)
 
 
 def _commit(config: Mapping[str, str], group: str, topic: str, offsets: dict[int, int]) -> None:
@@ -153,8 +154,8 @@ def _fill(legacy: dict[str, str], u: str) -> None:
     _commit(legacy, f"{u}-g-txnend", f"{u}-txn", {0: 28})   # legacy's end, after the last marker
     # Compacted before MM2 reads it: k0-k9 x5 (0-49), then k0-k4 again (50-54), then a record that rolls
     # the segment. The cleaner keeps 45-49 and 50-54: offsets 0-44 are gaps.
-    _create(legacy, f"{u}-compact", **{"cleanup.policy": "compact", "segment.ms": "100",
-                                        "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0"})
+    _create(legacy, f"{u}-compact", settings={"cleanup.policy": "compact", "segment.ms": "100",
+                                              "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0"})
     _produce(legacy, f"{u}-compact", [(0, f"k{i % 10}".encode(), f"v{i}".encode()) for i in range(55)])
     _commit(legacy, f"{u}-g-compact", f"{u}-compact", {0: 20})
     _create(legacy, f"{u}-far")
