@@ -10,6 +10,7 @@ matches).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,7 +39,8 @@ def _texts(pattern: re.Pattern[str]) -> st.SearchStrategy[str]:
     pieces = st.lists(st.one_of(noise, st.sampled_from([needle, needle.upper(), needle[:-1]])), max_size=6)
     base = st.one_of(st.from_regex(pattern), st.tuples(noise, st.from_regex(pattern), noise).map("".join),
                      pieces.map("".join))
-    return st.tuples(base, st.sampled_from([str, str.upper, str.lower, str.swapcase])).map(lambda t: t[1](t[0]))
+    cases: list[Callable[[str], str]] = [str, str.upper, str.lower, str.swapcase]
+    return st.tuples(base, st.sampled_from(cases)).map(lambda t: t[1](t[0]))
 
 
 @settings(max_examples=20, deadline=None)
