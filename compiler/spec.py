@@ -53,6 +53,9 @@ class Specs:
     policy: Located[PolicySpec]
     migrations: tuple[Migration, ...]
     _source_names: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Lookups derived from the specs that every pass and renderer asks for, built once
+    #: (`compiler.index.entries`).
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def source_name(self, located: Located[Any]) -> str:
         """A spec file's name as rendered output cites it: `<specs dir>/<relative path>`,
