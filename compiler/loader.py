@@ -248,7 +248,12 @@ class _Builder:
                         keys[path] = values[path] = event.start_mark
                     container.append(_scalar(value, event.style))
                 elif parent.key is _NO_KEY:  # a key
-                    self._key(parent, event, value, event.start_mark)
+                    if value == "<<" or value in parent.seen:
+                        self._key(parent, event, value, event.start_mark)
+                    else:  # a new key: what `_key` does for one
+                        parent.key = value
+                        parent.key_pos = parent.seen[value] = event.start_mark
+                        parent.skip = False
                 else:  # the value of the pending key
                     if not parent.skip:
                         if parent.record:
@@ -263,8 +268,24 @@ class _Builder:
                                f"mappings and lists nest more than {MAX_DEPTH} levels deep here; specs need "
                                "at most 6: flatten the structure")
                     raise _Stop
-                path, record = self._start(stack, event)
-                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, event.start_mark)
+                mark = event.start_mark
+                if event.ctag is not None or event.anchor or not stack:
+                    path, record = self._start(stack, event)
+                else:  # a plain collection inside another: what `_start` does for one
+                    parent = stack[-1]
+                    container = parent.value
+                    if type(container) is list:
+                        path, record = (*parent.path, len(container)), parent.record
+                        if record:
+                            keys[path] = values[path] = mark
+                    elif parent.key is _NO_KEY:  # a complex key
+                        path, record = parent.path, False
+                    else:
+                        path, record = (*parent.path, parent.key), parent.record and not parent.skip
+                        if record:
+                            keys[path] = parent.key_pos
+                            values[path] = mark
+                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, mark)
                 if event.anchor:
                     self.anchors.pop(event.anchor, None)
                     self.open_anchors[event.anchor] = frame
@@ -275,7 +296,19 @@ class _Builder:
                     self.anchors[frame.anchor] = (frame.value, frame.size, None)
                     if self.open_anchors.get(frame.anchor) is frame:
                         del self.open_anchors[frame.anchor]
-                root = self._attach(stack, event, frame.value, frame.size, None, root, start=frame.start)
+                if stack and (type(stack[-1].value) is list or stack[-1].key is not _NO_KEY):
+                    # A value in a list or mapping: what `_attach` does for one.
+                    parent = stack[-1]
+                    parent.size += frame.size
+                    container = parent.value
+                    if type(container) is list:
+                        container.append(frame.value)
+                    else:
+                        if not parent.skip:
+                            container[parent.key] = frame.value
+                        parent.key, parent.skip = _NO_KEY, False
+                else:
+                    root = self._attach(stack, event, frame.value, frame.size, None, root, start=frame.start)
             elif kind is AliasEvent:
                 root = self._alias(stack, event, root)
             elif kind is DocumentStartEvent:
