@@ -50,7 +50,7 @@ literal parts cannot see are globs told apart only between wildcards (`svc.?0001
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -184,6 +184,9 @@ class OverlapIndex(Generic[K]):
             both[key].append(i)
         head_chain, tail_chain = _prefix_chains(h for h, _ in ends), _prefix_chains(t for _, t in ends)
         by_head, by_tail = _Sorted(ends), _Sorted([(t, h) for h, t in ends])
+        # A literal that only this glob has at its end cannot lead to another glob: its
+        # range lookups are skipped (most globs of an org, each with its own literal prefix).
+        heads, tails = Counter(h for h, _ in ends), Counter(t for _, t in ends)
 
         found: list[Overlap[K]] = []
         for i, (h, t) in enumerate(ends):
@@ -195,13 +198,15 @@ class OverlapIndex(Generic[K]):
                     for j in both.get((a, b), ()):
                         if only_here or j > i:
                             self._check(i, j, found)
-                for j in by_head.extending(a, t):
-                    if j > i:
-                        self._check(i, j, found)
+                if heads[a] > (a == h):
+                    for j in by_head.extending(a, t):
+                        if j > i:
+                            self._check(i, j, found)
             for b in tail_anc:
-                for j in by_tail.extending(b, h):
-                    if j > i:
-                        self._check(i, j, found)
+                if tails[b] > (b == t):
+                    for j in by_tail.extending(b, h):
+                        if j > i:
+                            self._check(i, j, found)
         return found
 
     def _check(self, i: int, j: int, found: list[Overlap[K]]) -> None:
