@@ -18,6 +18,7 @@ else (so the figure is the shape's own cost, not the seed's again):
 
     python bench/compile_scale.py            # prints per-stage timings and, last:
     compile_scale seed_s=<float> x10_s=<float> shared_prefix_s=<float> misspelt_s=<float>
+    python bench/compile_scale.py --stages   # first, where the 10x run's time goes (one more run)
 """
 
 from __future__ import annotations
@@ -166,7 +167,39 @@ def timed_invalid(root: Path, expected: int) -> float:
     return elapsed
 
 
+def stages(root: Path) -> str:
+    """One validate + render split by stage (what validate_specs and render_specs do, step by step)."""
+    from compiler.cycles import no_cycle_collection
+    from compiler.loader import load_specs
+    from compiler.passes import semantic_passes
+    from compiler.schema import build_specs
+
+    times: dict[str, float] = {}
+    with no_cycle_collection():
+        t = time.perf_counter()
+        tree = load_specs(root)
+        times["load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        specs, _ = build_specs(tree)
+        times["schema+secrets"] = time.perf_counter() - t
+        assert specs is not None
+        for p in semantic_passes():
+            t = time.perf_counter()
+            list(p.run(specs))
+            times[p.id] = time.perf_counter() - t
+    t = time.perf_counter()
+    render_specs(specs)
+    times["render"] = time.perf_counter() - t
+    return ", ".join(f"{k} {v:.2f}s" for k, v in times.items())
+
+
 def main() -> None:
+    if "--stages" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / "specs"
+            write_org(root, 10)
+            validate_specs(root)  # imports and caches warm, as in the x10 figure below
+            print(f"x10 stages: {stages(root)}")
     figures = {}
     for label, scale in (("seed", 1), ("x10", 10)):
         with tempfile.TemporaryDirectory() as tmp:
