@@ -155,6 +155,12 @@ def timed(root: Path) -> tuple[float, float, int]:
     return t1 - t0, t2 - t1, len(files)
 
 
+def cpu_note(started: float) -> str:
+    """This process's CPU time since `started`: on a shared machine the wall-clock figures
+    include waiting for a core, this does not (compare the two to see how loaded it was)."""
+    return f"[cpu {time.process_time() - started:.2f}s]"
+
+
 def timed_invalid(root: Path, expected: int) -> float:
     t0 = time.perf_counter()
     result = validate_specs(root)
@@ -205,31 +211,35 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "specs"
             counts = write_org(root, scale)
+            cpu = time.process_time()
             v, r, n = timed(root)
             figures[label] = v + r
             print(
                 f"{label:>4}: {counts['topics']} topics, {counts['groups']} groups, {counts['patterns']} patterns, "
-                f"13 clusters -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files)"
+                f"13 clusters -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files) {cpu_note(cpu)}"
             )
     print(f"growth x10/seed = {figures['x10'] / figures['seed']:.1f} (10.0 = linear)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "specs"
         counts = write_shared_prefix(root)
+        cpu = time.process_time()
         v, r, n = timed(root)
         figures["shared_prefix"] = v + r
         print(
             f"shared_prefix: {counts['patterns']} patterns starting {SHARED_PREFIX!r} in one spec "
-            f"({counts['groups']} groups) -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files)"
+            f"({counts['groups']} groups) -> validate {v:.2f}s + render {r:.2f}s = {v + r:.2f}s ({n} files) "
+            f"{cpu_note(cpu)}"
         )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "specs"
         counts = write_misspelt(root)
+        cpu = time.process_time()
         v = timed_invalid(root, counts["misspelt"])
         figures["misspelt"] = v
         print(
             f"misspelt: {counts['misspelt']} misspelt topic reads against "
             f"{MISSPELT_TEAMS * TOPICS_PER_TEAM} topics moved from legacy-0 -> validate {v:.2f}s "
-            f"({counts['misspelt']} unknown-topic errors, each with a suggestion)"
+            f"({counts['misspelt']} unknown-topic errors, each with a suggestion) {cpu_note(cpu)}"
         )
     print(
         f"compile_scale seed_s={figures['seed']:.3f} x10_s={figures['x10']:.3f} "
