@@ -99,12 +99,14 @@ def display_path(path: Path) -> str:
 class SourceMap:
     """Positions of every key and value of one document, by path.
 
-    The tables hold the parser's marks (0-based `line` and `column`), made into a `Position`
-    only when one is asked for: a 10x org has ~400,000 positions and asks for a few."""
+    The tables hold each place as one int, `line << 32 | column` (0-based, as the parser
+    counts), made into a `Position` only when one is asked for: a 10x org has ~400,000 places
+    and asks for a few, and an int is nothing the cyclic collector has to walk (the parser's
+    mark objects were half of all it walked after a compile)."""
 
     file: str
-    keys: dict[PathKey, Any] = field(default_factory=dict)
-    values: dict[PathKey, Any] = field(default_factory=dict)
+    keys: dict[PathKey, int] = field(default_factory=dict)
+    values: dict[PathKey, int] = field(default_factory=dict)
 
     def at(self, path: PathKey, key: bool = False) -> Position:
         """The position of the value at `path` (or of its key), else of the nearest
@@ -112,16 +114,26 @@ class SourceMap:
         table = self.keys if key else self.values
         for cut in range(len(path), -1, -1):
             probe = tuple(path[:cut])
-            mark = table.get(probe) or self.values.get(probe)
-            if mark is not None:
-                return self.position(mark)
+            place = table.get(probe)
+            if place is None:
+                place = self.values.get(probe)
+            if place is not None:
+                return self.position(place)
         return Position(self.file, 1, 1)
 
     def key_at(self, path: PathKey) -> Position:
         return self.at(path, key=True)
 
-    def position(self, mark: Any) -> Position:  # ruamel's marks are untyped
-        return Position(self.file, mark.line + 1, mark.column + 1)
+    def position(self, place: int) -> Position:
+        return Position(self.file, (place >> 32) + 1, (place & 0xFFFFFFFF) + 1)
+
+
+def _place(event: Any) -> int:  # ruamel's events are untyped
+    """Where an event starts, as SourceMap keeps it."""
+    mark = event.start_mark
+    line: int = mark.line
+    column: int = mark.column
+    return line << 32 | column
 
 
 @dataclass
@@ -172,11 +184,11 @@ _NO_KEY = object()
 
 
 class _Frame:
-    """An open mapping or list while its events arrive. Positions are parser marks."""
+    """An open mapping or list while its events arrive. Places are SourceMap's ints."""
 
     __slots__ = ("anchor", "key", "key_pos", "path", "record", "seen", "size", "skip", "start", "value")
 
-    def __init__(self, value: dict[str, Any] | list[Any], path: PathKey, record: bool, anchor: str | None, start: Any):
+    def __init__(self, value: dict[str, Any] | list[Any], path: PathKey, record: bool, anchor: str | None, start: int):
         self.value = value
         self.start = start
         self.path = path
@@ -184,9 +196,9 @@ class _Frame:
         self.anchor = anchor
         self.size = 1  # nodes in this collection, aliases counted expanded
         self.key: Any = _NO_KEY  # mappings: the key whose value comes next
-        self.key_pos: Any = None
+        self.key_pos: int | None = None
         self.skip = False  # mappings: the coming value is dropped (duplicate, merge or complex key)
-        self.seen: dict[str, Any] = {}
+        self.seen: dict[str, int] = {}
 
 
 class _Stop(CompilerError):
@@ -206,10 +218,10 @@ class _Builder:
         self.open_anchors: dict[str, _Frame] = {}
         self.alias_nodes = 0
 
-    def error(self, mark: Any, code: str, message: str, related: tuple[tuple[Any, str], ...] = ()) -> None:
+    def error(self, place: int, code: str, message: str, related: tuple[tuple[int, str], ...] = ()) -> None:
         position = self.source.position
         self.diagnostics.append(
-            Diagnostic(position(mark), code, message, related=tuple((position(m), note) for m, note in related))
+            Diagnostic(position(place), code, message, related=tuple((position(p), note) for p, note in related))
         )
 
     def build(self, next_event: Callable[[], Any]) -> Any:
@@ -228,7 +240,7 @@ class _Builder:
             if kind is ScalarEvent:
                 value = event.value
                 if check_text and _SURROGATE.search(value):
-                    self.error(event.start_mark, "yaml-syntax",
+                    self.error(_place(event), "yaml-syntax",
                                "a `\\u` escape here is half of a surrogate pair, not a character; "
                                "fix the escape (write the character itself)")
                     value = _SURROGATE.sub("\ufffd", value)
@@ -242,33 +254,35 @@ class _Builder:
                 parent = stack[-1]
                 container = parent.value
                 parent.size += 1
+                mark = event.start_mark
+                place = mark.line << 32 | mark.column
                 if type(container) is list:
                     if parent.record:
                         path = (*parent.path, len(container))
-                        keys[path] = values[path] = event.start_mark
+                        keys[path] = values[path] = place
                     container.append(_scalar(value, event.style))
                 elif parent.key is _NO_KEY:  # a key
                     if value == "<<" or value in parent.seen:
-                        self._key(parent, event, value, event.start_mark)
+                        self._key(parent, event, value, place)
                     else:  # a new key: what `_key` does for one
                         parent.key = value
-                        parent.key_pos = parent.seen[value] = event.start_mark
+                        parent.key_pos = parent.seen[value] = place
                         parent.skip = False
                 else:  # the value of the pending key
                     if not parent.skip:
                         if parent.record:
                             path = (*parent.path, parent.key)
-                            keys[path] = parent.key_pos
-                            values[path] = event.start_mark
+                            keys[path] = parent.key_pos  # type: ignore[assignment]  # set with the key
+                            values[path] = place
                         container[parent.key] = _scalar(value, event.style)
                     parent.key, parent.skip = _NO_KEY, False
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
-                    self.error(event.start_mark, "nesting-too-deep",
+                    self.error(_place(event), "nesting-too-deep",
                                f"mappings and lists nest more than {MAX_DEPTH} levels deep here; specs need "
                                "at most 6: flatten the structure")
                     raise _Stop
-                mark = event.start_mark
+                place = _place(event)
                 if event.ctag is not None or event.anchor or not stack:
                     path, record = self._start(stack, event)
                 else:  # a plain collection inside another: what `_start` does for one
@@ -277,15 +291,15 @@ class _Builder:
                     if type(container) is list:
                         path, record = (*parent.path, len(container)), parent.record
                         if record:
-                            keys[path] = values[path] = mark
+                            keys[path] = values[path] = place
                     elif parent.key is _NO_KEY:  # a complex key
                         path, record = parent.path, False
                     else:
                         path, record = (*parent.path, parent.key), parent.record and not parent.skip
                         if record:
-                            keys[path] = parent.key_pos
-                            values[path] = mark
-                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, mark)
+                            keys[path] = parent.key_pos  # type: ignore[assignment]  # set with the key
+                            values[path] = place
+                frame = _Frame({} if kind is MappingStartEvent else [], path, record, event.anchor, place)
                 if event.anchor:
                     self.anchors.pop(event.anchor, None)
                     self.open_anchors[event.anchor] = frame
@@ -314,7 +328,7 @@ class _Builder:
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    self.error(event.start_mark, "yaml-syntax",
+                    self.error(_place(event), "yaml-syntax",
                                "a second YAML document starts here; a spec file holds one document: "
                                "remove the `---` line or move the document into a file of its own")
                     raise _Stop
@@ -326,17 +340,17 @@ class _Builder:
         positions inside it are recorded."""
         tag = getattr(event, "ctag", None)  # aliases have none
         if tag is not None and str(tag) != "!":
-            self.error(event.start_mark, "yaml-tag",
+            self.error(_place(event), "yaml-tag",
                        f"YAML tag `{_tag_name(str(tag))}` is not supported: specs are plain data; remove the tag "
                        "(quote the value if it must be a string)")
         if not stack:
-            self.source.values[()] = event.start_mark
+            self.source.values[()] = _place(event)
             return (), True
         parent = stack[-1]
         if isinstance(parent.value, list):
             path = (*parent.path, len(parent.value))
             if parent.record:
-                self.source.keys[path] = self.source.values[path] = event.start_mark
+                self.source.keys[path] = self.source.values[path] = _place(event)
             return path, parent.record
         if parent.key is _NO_KEY:  # this node is a key
             return parent.path, False
@@ -345,11 +359,11 @@ class _Builder:
         if record:
             assert parent.key_pos is not None
             self.source.keys[path] = parent.key_pos
-            self.source.values[path] = event.start_mark
+            self.source.values[path] = _place(event)
         return path, record
 
     def _attach(self, stack: list[_Frame], event: Any, data: Any, size: int, text: str | None,
-                root: Any, start: Any = None) -> Any:
+                root: Any, start: int | None = None) -> Any:
         """A node is complete: add it to its parent (as a key or a value); return the root."""
         if not stack:
             return data
@@ -364,7 +378,7 @@ class _Builder:
             parent.key, parent.skip = _NO_KEY, False
             return root
         # This node is a key.
-        key_pos = start or event.start_mark
+        key_pos = start if start is not None else _place(event)
         if text is None:
             if parent.record:
                 self.error(key_pos, "complex-key",
@@ -375,7 +389,7 @@ class _Builder:
         self._key(parent, event, text, key_pos)
         return root
 
-    def _key(self, parent: _Frame, event: Any, text: str, key_pos: Any) -> None:
+    def _key(self, parent: _Frame, event: Any, text: str, key_pos: int) -> None:
         """A scalar (or an alias of one) is the next key of `parent`."""
         parent.key, parent.key_pos, parent.skip = text, key_pos, False
         if text == "<<" and type(event) is ScalarEvent and not event.style:
@@ -396,7 +410,7 @@ class _Builder:
 
     def _alias(self, stack: list[_Frame], event: Any, root: Any) -> Any:
         name = event.anchor
-        pos = event.start_mark
+        pos = _place(event)
         if name in self.open_anchors:
             self.error(pos, "yaml-alias",
                        f"alias `*{name}` stands for a mapping or list that contains it (a recursive "
