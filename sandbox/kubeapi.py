@@ -8,7 +8,7 @@ field ownership, ``dryRun=All`` so nothing is stored::
 
     with KubeApiServer(tmp_dir) as server:
         client = server.client()
-        client.install_crds(sorted(Path("../shared/k8s/crds").glob("*.yaml")))
+        client.install_crds(shared_crd_files())
         client.apply(deployment, dry_run=True)   # KubeApiRejected carries the server's message
 
 Everything lives in the caller's ``work_dir``: etcd's data, a throwaway CA with the serving
@@ -57,7 +57,9 @@ CRD_ESTABLISHED_TIMEOUT_SECONDS = 60.0
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/24"
 FIELD_MANAGER = "ferry"
 #: Upstream Argo CD and Strimzi CRDs, kept beside the checkout (its README.md says which versions).
-SHARED_CRD_DIR = REPO_ROOT.parent / "shared" / "k8s" / "crds"
+#: Upstream Argo CD and Strimzi CRDs, unmodified, kept in the repository (kube/crds/README.md):
+#: a clean clone anywhere has them.
+SHARED_CRD_DIR = REPO_ROOT / "kube" / "crds"
 
 JsonObject = dict[str, Any]
 
@@ -171,8 +173,8 @@ def shared_crd_files(directory: Path = SHARED_CRD_DIR) -> list[Path]:
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise KubeApiError(
-            f"no CRDs in {directory}: the Kubernetes tests need the shared/ folder beside the checkout "
-            "(shared/k8s/crds, see its README.md)"
+            f"no CRDs in {directory}: the Kubernetes tests install the upstream CRDs kept in kube/crds/ "
+            "(see its README.md); restore them from git"
         )
     return files
 

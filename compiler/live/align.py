@@ -37,6 +37,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ..errors import CompilerError
+
 #: Records compared after the first one, to tell identical payloads apart.
 WINDOW = 5
 
@@ -67,7 +69,7 @@ class OffsetSync:
     downstream: int
 
 
-class OffsetSyncFormatError(ValueError):
+class OffsetSyncFormatError(CompilerError, ValueError):
     """A record of the offset-sync topic that is not MM2's OffsetSync format."""
 
 

@@ -1,6 +1,6 @@
 """A real Kubernetes API server for the session: etcd and kube-apiserver built from their Go modules
 (``sandbox.gotools``, cached under ``~/.cache/ferry/bin``), started on loopback once, with the Argo CD
-and Strimzi CRDs of ``../shared/k8s/crds/`` installed and Established before any test runs.
+and Strimzi CRDs of ``kube/crds/`` (upstream, unmodified) installed and Established before any test runs.
 
 The first run on a machine builds the binaries (tens of minutes on 2 cores, docs/deploy.md); later
 runs start the server in seconds.
