@@ -20,9 +20,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from buildcache import build_once, run_step
 from driver import Driver
 
-from sandbox.jars import BuildError, ToolMissing, _locked, cache_root
+from sandbox.jars import BuildError, ToolMissing, cache_root
 
 GO_DIR = Path(__file__).resolve().parent / "go"
 #: The matrix's name for each library -> the binary ``go build`` names after its package folder.
@@ -63,33 +64,15 @@ def build_env() -> dict[str, str]:
 def ensure_built() -> Path:
     """The folder holding the three driver binaries, building them on first use."""
     go = require_go()
-    final = cache_root() / "clients" / f"go-{inputs_digest(go_version(go))}"
-    if final.is_dir():
-        return final
-    with _locked(final.parent / ".go.lock"):
-        if final.is_dir():
-            return final
-        staging = final.parent / f"{final.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            command = [go, "build", "-o", f"{staging}{os.sep}", "./..."]
-            try:
-                done = subprocess.run(command, cwd=GO_DIR, env=build_env(), capture_output=True, text=True,
-                                      timeout=GO_BUILD_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                raise BuildError(f"`{' '.join(command)}` in {GO_DIR} did not finish within {GO_BUILD_TIMEOUT_S} s "
-                                 "(is the Go module proxy reachable?)") from None
-            if done.returncode != 0:
-                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-                raise BuildError(f"`{' '.join(command)}` failed in {GO_DIR} (exit {done.returncode}):\n{tail}")
-            missing = [name for name in BINARIES.values() if not (staging / name).is_file()]
-            if missing:
-                raise BuildError(f"`go build` reported success but left no {', '.join(missing)} in {staging}")
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    def build(staging: Path) -> None:
+        run_step([go, "build", "-o", f"{staging}{os.sep}", "./..."], cwd=GO_DIR, env=build_env(),
+                 timeout=GO_BUILD_TIMEOUT_S, hint="is the Go module proxy reachable?")
+        missing = [name for name in BINARIES.values() if not (staging / name).is_file()]
+        if missing:
+            raise BuildError(f"`go build` reported success but left no {', '.join(missing)} in {staging}")
+
+    return build_once(cache_root() / "clients" / f"go-{inputs_digest(go_version(go))}", ".go.lock", build)
 
 
 def drivers() -> list[Driver]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from buildcache import build_once, run_step
 from driver import Driver
 
-from sandbox.jars import BuildError, ToolMissing, _locked, cache_root, ensure_kafka_lib, require_tool
+from sandbox.jars import ToolMissing, cache_root, ensure_kafka_lib, require_tool
 
 SOURCE = Path(__file__).resolve().parent / "java" / "MatrixDriver.java"
 MAIN_CLASS = "MatrixDriver"
@@ -56,25 +56,11 @@ def ensure_compiled(lib: Path) -> Path:
     if final.is_dir():
         return final
     javac = require_javac()
-    with _locked(final.parent / ".java.lock"):
-        if final.is_dir():
-            return final
-        staging = final.parent / f"{final.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            command = [javac, "-d", str(staging), "-cp", f"{lib}/*", str(SOURCE)]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=JAVAC_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                raise BuildError(f"javac of {SOURCE.name} did not finish within {JAVAC_TIMEOUT_S} s") from None
-            if done.returncode != 0:
-                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-                raise BuildError(f"javac could not compile {SOURCE} (exit {done.returncode}):\n{tail}")
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    def build(staging: Path) -> None:
+        run_step([javac, "-d", str(staging), "-cp", f"{lib}/*", str(SOURCE)], timeout=JAVAC_TIMEOUT_S)
+
+    return build_once(final, ".java.lock", build)
 
 
 def drivers() -> list[Driver]:

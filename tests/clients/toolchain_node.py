@@ -11,14 +11,13 @@ serialise on a lock file.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from buildcache import build_once, run_step
 from driver import Driver
 
-from sandbox.jars import BuildError, ToolMissing, _locked, cache_root
+from sandbox.jars import ToolMissing, cache_root
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 INPUTS = ("package.json", "package-lock.json", "driver.js")
@@ -51,28 +50,14 @@ def ensure_installed() -> Path:
     if final.is_dir():
         return final
     npm = require("npm")
-    with _locked(final.parent / ".kafkajs.lock"):
-        if final.is_dir():
-            return final
-        staging = final.parent / f"{final.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            for name in INPUTS:
-                shutil.copy2(NODE_DIR / name, staging / name)
-            command = [npm, "ci", "--no-audit", "--no-fund"]
-            try:
-                done = subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                raise BuildError(f"`{' '.join(command)}` in {staging} did not finish within {NPM_TIMEOUT_S} s "
-                                 "(is the npm registry reachable?)") from None
-            if done.returncode != 0:
-                tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-                raise BuildError(f"`{' '.join(command)}` failed in {staging} (exit {done.returncode}):\n{tail}")
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    def build(staging: Path) -> None:
+        for name in INPUTS:
+            shutil.copy2(NODE_DIR / name, staging / name)
+        run_step([npm, "ci", "--no-audit", "--no-fund"], cwd=staging, timeout=NPM_TIMEOUT_S,
+                 hint="is the npm registry reachable?")
+
+    return build_once(final, ".kafkajs.lock", build)
 
 
 def drivers() -> list[Driver]:
