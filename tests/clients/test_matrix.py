@@ -90,11 +90,6 @@ def _topic(cluster: Cluster, name: str) -> str:
     return name
 
 
-def _sasl(cluster: Cluster) -> dict[str, str]:
-    assert cluster.scram is not None
-    return {"mechanism": "SCRAM-SHA-512", "username": cluster.scram[0], "password": cluster.scram[1]}
-
-
 def _parallel(jobs: dict[K, Callable[[], dict[str, Any]]]) -> dict[K, dict[str, Any]]:
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {key: pool.submit(job) for key, job in jobs.items()}
@@ -157,7 +152,8 @@ def test_every_library_through_the_proxy(
         rows[d.library] = {"library": d.library}
         routed_id, plain_id = f"matrix.routed.{slug}.1", f"{slug}.plain.1"
         topic = _topic(target, f"matrix-{slug}-{stamp}")
-        sasl = _sasl(target)
+        sasl = target.sasl()
+        assert sasl is not None
         meta = d.run(request("metadata", bootstrap=proxy.bootstrap, client_id=routed_id, sasl=sasl, timeout_s=30))
         rows[d.library]["version"] = meta.get("version", "?")
         brokers_ok = meta.get("ok") is True and meta.get("brokers") == target_brokers

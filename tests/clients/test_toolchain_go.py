@@ -51,10 +51,7 @@ def test_the_digest_covers_every_file_and_the_go_version(tmp_path: Path) -> None
 def test_metadata_straight_from_the_cluster(drivers: dict[str, Driver], kafka: dict[str, Cluster],
                                             library: str, role: str) -> None:
     cluster = kafka[role]
-    sasl = None
-    if cluster.scram is not None:
-        sasl = {"mechanism": "SCRAM-SHA-512", "username": cluster.scram[0], "password": cluster.scram[1]}
-    result = drivers[library].run(request("metadata", bootstrap=cluster.bootstrap, sasl=sasl, timeout_s=30,
+    result = drivers[library].run(request("metadata", bootstrap=cluster.bootstrap, sasl=cluster.sasl(), timeout_s=30,
                                           client_id=f"toolchain-check.{library}.1"))
     assert result["ok"], result
     assert result["library"] == library and result["version"] == VERSIONS[library], result

@@ -39,10 +39,7 @@ def test_a_second_call_reuses_the_cached_builds(drivers: dict[str, Driver]) -> N
 def test_metadata_straight_from_the_cluster(drivers: dict[str, Driver], kafka: dict[str, Cluster],
                                             library: str, role: str) -> None:
     cluster = kafka[role]
-    sasl = None
-    if cluster.scram is not None:
-        sasl = {"mechanism": "SCRAM-SHA-512", "username": cluster.scram[0], "password": cluster.scram[1]}
-    result = drivers[library].run(request("metadata", bootstrap=cluster.bootstrap, sasl=sasl, timeout_s=30,
+    result = drivers[library].run(request("metadata", bootstrap=cluster.bootstrap, sasl=cluster.sasl(), timeout_s=30,
                                           client_id=f"toolchain-check.{library.split()[0]}.1"))
     assert result["ok"], result
     assert result["brokers"] == [cluster.bootstrap], result

@@ -29,6 +29,12 @@ class Cluster:
         host, _, port = self.bootstrap.rpartition(":")
         return host, int(port)
 
+    def sasl(self) -> dict[str, str] | None:
+        """The client matrix's SASL request field for this cluster (tests/clients/README.md)."""
+        if self.scram is None:
+            return None
+        return {"mechanism": "SCRAM-SHA-512", "username": self.scram[0], "password": self.scram[1]}
+
     def client_config(self, bootstrap: str | None = None, client_id: str | None = None) -> ClientConfig:
         """confluent-kafka settings for this cluster, optionally bootstrapping elsewhere (the proxy)."""
         conf: ClientConfig = {"bootstrap.servers": bootstrap or self.bootstrap}
