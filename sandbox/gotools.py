@@ -26,7 +26,6 @@ project's own Makefile derives them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -35,13 +34,13 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox import processes
 from sandbox.errors import SandboxError
-from sandbox.jars import REPO_ROOT, cache_root
+from sandbox.jars import REPO_ROOT, _locked, cache_root
 
 WRAPPERS_DIR = REPO_ROOT / "sandbox" / "gotools"
 MARKER_NAME = "build.complete"
@@ -216,17 +215,6 @@ def require_go() -> str:
             "Install Go 1.26+ (https://go.dev/doc/install, or Debian's golang-go if it is new enough)."
         )
     return found
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _children_cpu_seconds() -> float:
