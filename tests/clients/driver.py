@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Driver", "DriverFailed", "request"]
+__all__ = ["Driver", "DriverFailed", "metadata_straight", "request"]
 
 #: Seconds a driver may take beyond its request's ``timeout_s`` (JVM start, npm module load).
 GRACE_S = 30.0
@@ -57,3 +57,14 @@ def request(action: str, *, bootstrap: str, client_id: str, sasl: Mapping[str, s
     return {"action": action, "bootstrap": bootstrap, "client_id": client_id,
             "sasl": dict(sasl) if sasl else None, "topic": topic, "group": group, "count": count,
             "role": role, "timeout_s": timeout_s, "options": dict(options or {})}
+
+
+def metadata_straight(driver: Driver, cluster: Any, client_id: str) -> dict[str, Any]:
+    """A ``metadata`` request straight to ``cluster`` (a ``proxy_clusters.Cluster``), checked: the
+    driver succeeded, and the brokers and cluster id it reports are the cluster's own."""
+    result = driver.run(request("metadata", bootstrap=cluster.bootstrap, sasl=cluster.sasl(), timeout_s=30,
+                                client_id=client_id))
+    assert result["ok"], result
+    assert result["brokers"] == [cluster.bootstrap], result
+    assert result["cluster_id"] == cluster.cluster_id, result
+    return result

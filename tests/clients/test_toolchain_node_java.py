@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import toolchain_java
 import toolchain_node
-from driver import Driver, request
+from driver import Driver, metadata_straight
 
 from proxy_clusters import Cluster
 
@@ -39,8 +39,4 @@ def test_a_second_call_reuses_the_cached_builds(drivers: dict[str, Driver]) -> N
 def test_metadata_straight_from_the_cluster(drivers: dict[str, Driver], kafka: dict[str, Cluster],
                                             library: str, role: str) -> None:
     cluster = kafka[role]
-    result = drivers[library].run(request("metadata", bootstrap=cluster.bootstrap, sasl=cluster.sasl(), timeout_s=30,
-                                          client_id=f"toolchain-check.{library.split()[0]}.1"))
-    assert result["ok"], result
-    assert result["brokers"] == [cluster.bootstrap], result
-    assert result["cluster_id"] == cluster.cluster_id, result
+    metadata_straight(drivers[library], cluster, f"toolchain-check.{library.split()[0]}.1")

@@ -18,23 +18,10 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition, __version__  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
-from contract import NotFinished, Run, main
+from contract import NotFinished, Run, keyword_config, keyword_consumer_config, main
 
 T = TypeVar("T")
 C = TypeVar("C", AIOKafkaProducer, AIOKafkaConsumer)
-
-
-def config(run: Run) -> dict[str, Any]:
-    req = run.req
-    conf: dict[str, Any] = {"bootstrap_servers": req.bootstrap, "client_id": req.client_id}
-    if req.sasl:
-        conf.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism=req.sasl["mechanism"],
-                    sasl_plain_username=req.sasl["username"], sasl_plain_password=req.sasl["password"])
-    return {**conf, **req.options}
-
-
-def consumer_config(run: Run) -> dict[str, Any]:
-    return {**config(run), "group_id": run.req.need("group"), "auto_offset_reset": "earliest"}
 
 
 def in_loop(action: Callable[[Run], Coroutine[Any, Any, None]]) -> Callable[[Run], None]:
@@ -51,7 +38,7 @@ async def bounded(run: Run, what: str, step: Awaitable[T]) -> T:
 
 
 async def metadata(run: Run) -> None:
-    admin = AIOKafkaAdminClient(**config(run))
+    admin = AIOKafkaAdminClient(**keyword_config(run))
     try:
         await bounded(run, "AIOKafkaAdminClient.start()", admin.start())
         cluster = await bounded(run, "AIOKafkaAdminClient.describe_cluster()", admin.describe_cluster())
@@ -64,7 +51,7 @@ async def metadata(run: Run) -> None:
 
 async def produce(run: Run) -> None:
     topic, count = run.req.need("topic"), run.req.need("count")
-    producer = AIOKafkaProducer(**config(run))
+    producer = AIOKafkaProducer(**keyword_config(run))
     run.result["produced"] = 0
     try:
         await bounded(run, "AIOKafkaProducer.start()", producer.start())
@@ -81,7 +68,7 @@ async def produce(run: Run) -> None:
 
 async def consume(run: Run) -> None:
     topic, count = run.req.need("topic"), run.req.need("count")
-    consumer = AIOKafkaConsumer(topic, **consumer_config(run))
+    consumer = AIOKafkaConsumer(topic, **keyword_consumer_config(run))
     values: list[str] = []
     run.result.update(values=values, committed=False)
     try:
@@ -127,13 +114,13 @@ async def observe(run: Run) -> None:
             return clients[0]
 
     async def send(i: int) -> None:
-        producer = await started(producers, lambda: AIOKafkaProducer(**config(run)))
+        producer = await started(producers, lambda: AIOKafkaProducer(**keyword_config(run)))
         with run.calling("AIOKafkaProducer.send_and_wait()"):
             await producer.send_and_wait(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
         run.delivered += 1
 
     async def poll(seconds: float) -> None:
-        consumer = await started(consumers, lambda: AIOKafkaConsumer(topic, **consumer_config(run)))
+        consumer = await started(consumers, lambda: AIOKafkaConsumer(topic, **keyword_consumer_config(run)))
         with run.calling("AIOKafkaConsumer.getmany()"):
             batches = await consumer.getmany(timeout_ms=int(seconds * 1000))
         run.delivered += sum(len(records) for records in batches.values())

@@ -318,3 +318,17 @@ def _leave(status: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def keyword_config(run: Run) -> dict[str, Any]:
+    """kafka-python's and aiokafka's client settings (the same keyword names in both)."""
+    req = run.req
+    conf: dict[str, Any] = {"bootstrap_servers": req.bootstrap, "client_id": req.client_id}
+    if req.sasl:
+        conf.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism=req.sasl["mechanism"],
+                    sasl_plain_username=req.sasl["username"], sasl_plain_password=req.sasl["password"])
+    return {**conf, **req.options}
+
+
+def keyword_consumer_config(run: Run) -> dict[str, Any]:
+    return {**keyword_config(run), "group_id": run.req.need("group"), "auto_offset_reset": "earliest"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from contract import NotFinished, Run, main
+from contract import NotFinished, Run, keyword_config, keyword_consumer_config, main
 
 # One statement from the package root: ruff and mypy take `kafka` for this repository's kafka/ folder
 # (Java tooling, no Python) before kafka-python, which ships no types anyway.
@@ -28,22 +28,9 @@ from kafka import (  # type: ignore[attr-defined]
 )
 
 
-def config(run: Run) -> dict[str, Any]:
-    req = run.req
-    conf: dict[str, Any] = {"bootstrap_servers": req.bootstrap, "client_id": req.client_id}
-    if req.sasl:
-        conf.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism=req.sasl["mechanism"],
-                    sasl_plain_username=req.sasl["username"], sasl_plain_password=req.sasl["password"])
-    return {**conf, **req.options}
-
-
-def consumer_config(run: Run) -> dict[str, Any]:
-    return {**config(run), "group_id": run.req.need("group"), "auto_offset_reset": "earliest"}
-
-
 def metadata(run: Run) -> None:
     with run.calling("KafkaAdminClient()"):
-        admin = KafkaAdminClient(**config(run))
+        admin = KafkaAdminClient(**keyword_config(run))
     try:
         with run.calling("KafkaAdminClient.describe_cluster()"):
             cluster = admin.describe_cluster()
@@ -56,7 +43,7 @@ def metadata(run: Run) -> None:
 def produce(run: Run) -> None:
     topic, count = run.req.need("topic"), run.req.need("count")
     with run.calling("KafkaProducer()"):
-        producer = KafkaProducer(**config(run))
+        producer = KafkaProducer(**keyword_config(run))
     run.result["produced"] = 0
     failures: list[str] = []
 
@@ -86,7 +73,7 @@ def produce(run: Run) -> None:
 def consume(run: Run) -> None:
     topic, count = run.req.need("topic"), run.req.need("count")
     with run.calling("KafkaConsumer()"):
-        consumer = KafkaConsumer(**consumer_config(run))
+        consumer = KafkaConsumer(**keyword_consumer_config(run))
     consumer.subscribe([topic])
     values: list[str] = []
     run.result.update(values=values, committed=False)
@@ -120,7 +107,7 @@ def observe(run: Run) -> None:
         def send(i: int) -> None:
             if not producers:
                 with run.calling("KafkaProducer()"):
-                    producers.append(KafkaProducer(**config(run)))
+                    producers.append(KafkaProducer(**keyword_config(run)))
             with run.calling("KafkaProducer.send()"):
                 future = producers[0].send(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
             future.add_callback(acknowledged)
@@ -137,7 +124,7 @@ def observe(run: Run) -> None:
     def poll(seconds: float) -> None:
         if not consumers:
             with run.calling("KafkaConsumer()"):
-                consumer = KafkaConsumer(**consumer_config(run))
+                consumer = KafkaConsumer(**keyword_consumer_config(run))
             consumer.subscribe([topic])
             consumers.append(consumer)
         with run.calling("KafkaConsumer.poll()"):
