@@ -73,3 +73,17 @@ def test_a_build_over_its_bound_is_stopped_with_everything_it_started(tmp_path: 
     while Path(f"/proc/{grandchild}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{grandchild}").exists(), "the build's background child outlived it"
+
+
+@pytest.mark.k8s
+def test_building_all_ahead_as_docs_deploy_types_it() -> None:
+    """docs/deploy.md's `.venv/bin/python -m sandbox.gotools`, from the checkout: every tool is
+    there afterwards (built, or found in the cache) and its path is printed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "sandbox.gotools"], cwd=gotools.WRAPPERS_DIR.parent.parent,
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in gotools.TOOLS:
+        assert f"/{name}\n" in done.stdout or done.stdout.rstrip().endswith(f"/{name}"), done.stdout
