@@ -74,9 +74,12 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
 
 
 def _refused(address: tuple[str, int]) -> bool:
+    """True when a new connection is not accepted. A connect() that fails with a reset counts too: a SYN
+    caught in the backlog while the proxy closes its listening socket is reset by the kernel (the
+    handshake never completes, so the proxy accepted nothing)."""
     try:
         socket.create_connection(address, timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 
