@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FERRY := $(BIN)/ferry
 
-.PHONY: setup demo test test-fast lint typecheck e2e bench bench-mm2 bench-proxy sandbox clean
+.PHONY: setup demo test test-fast test-k8s lint typecheck e2e bench bench-mm2 bench-proxy sandbox clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: setup
 ## test-fast: everything that starts neither Kafka nor a Kubernetes API server
 test-fast: setup
 	$(BIN)/pytest -m "not kafka and not k8s"
+
+## test-k8s: the Kubernetes tests alone (a real kube-apiserver, etcd and helm, built from their Go modules on
+## first use; the chart's proxy command against real Kafka); last line `k8s_apply objects=<n> rejected=0 charts=2 lint=ok`
+test-k8s: setup
+	$(BIN)/pytest tests/k8s
 
 ## lint: ruff (rules in pyproject.toml), then typecheck; fails on any finding
 lint: setup

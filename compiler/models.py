@@ -119,6 +119,12 @@ class Security(Strict):
     truststore_secret: SecretName | None = Field(
         None, description="Kubernetes Secret with key `ca.crt` (PEM) for SSL/SASL_SSL."
     )
+    username: NonBlank | None = Field(
+        None,
+        description="The SASL user name in `secret`, written out only where a deployment cannot read it "
+        "from the Secret: Strimzi's KafkaMirrorMaker2 (`authentication.username`, policy "
+        "`delivery.mirrormaker: strimzi`). A user name, never a password.",
+    )
 
     @property
     def uses_sasl(self) -> bool:
@@ -202,6 +208,49 @@ class MirrorMakerDefaults(Strict):
 class Images(Strict):
     proxy: NonBlank = "ghcr.io/ferry-dev/ferry-proxy:0.1.0"
     mirrormaker: NonBlank = "ghcr.io/ferry-dev/ferry-mirrormaker2:0.1.0"
+    mirrormaker_strimzi: NonBlank = Field(
+        "ghcr.io/ferry-dev/ferry-mirrormaker2-strimzi:0.1.0",
+        description="Strimzi's Kafka image with the rename policy added (deploy/images/ferry-mirrormaker2-strimzi); "
+        "the `spec.image` of rendered KafkaMirrorMaker2 resources.",
+    )
+
+
+class MirrorMakerDeployment(str, Enum):
+    DEDICATED = "dedicated"
+    STRIMZI = "strimzi"
+
+
+class ArgoCDDestination(Strict):
+    server: NonBlank = Field(
+        "https://kubernetes.default.svc", description="The Kubernetes API server Argo CD deploys to."
+    )
+    namespace: Identifier = Field("ferry", description="The namespace the proxies and MirrorMaker 2 run in.")
+
+
+class ArgoCD(Strict):
+    repo_url: NonBlank = Field(
+        description="The Git URL Argo CD reads this repository from (no credentials: Argo CD's repository "
+        "Secret holds them)."
+    )
+    revision: NonBlank = Field("HEAD", description="The branch, tag or commit Argo CD follows (`targetRevision`).")
+    namespace: Identifier = Field("argocd", description="Argo CD's namespace, where Applications live.")
+    project: Identifier = Field("ferry", description="The AppProject rendered for Ferry's Applications.")
+    charts_path: NonBlank = Field(
+        "charts", description="Folder of this repository holding the ferry-proxy and ferry-mirrormaker2 charts."
+    )
+    destination: ArgoCDDestination = ArgoCDDestination()
+
+
+class Delivery(Strict):
+    argocd: ArgoCD | None = Field(
+        None, description="Render rendered/argocd/: an AppProject, a root Application and one Application per "
+        "gateway and per MirrorMaker 2 flow."
+    )
+    mirrormaker: MirrorMakerDeployment = Field(
+        MirrorMakerDeployment.DEDICATED,
+        description="How each flow runs: `dedicated` (charts/ferry-mirrormaker2, connect-mirror-maker on the "
+        "rendered properties) or `strimzi` (a rendered Strimzi KafkaMirrorMaker2 resource per flow).",
+    )
 
 
 class Limits(Strict):
@@ -218,6 +267,7 @@ class PolicySpec(Strict):
     mirrormaker: MirrorMakerDefaults = MirrorMakerDefaults()
     limits: Limits = Limits()
     images: Images = Images()
+    delivery: Delivery = Delivery()
 
 
 class Attestation(Strict):

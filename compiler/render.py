@@ -18,7 +18,7 @@ from proxy.routetable import route_file_text
 
 from .conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES, SECRETS_ROOT
 from .cycles import no_cycle_collection
-from .models import Cluster
+from .models import Cluster, MirrorMakerDeployment
 from .org import Flow, Org, build_org
 from .spec import Specs
 
@@ -242,11 +242,33 @@ def render_org(org: Org) -> dict[str, str]:
         files[f"mm2/{flow.name}.properties"] = render_mm2(org, flow)
         for role, body in connect_configs(org, flow).items():
             files[f"connect/{flow.name}/{role}.json"] = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
-        files[f"helm/ferry-mirrormaker2/{flow.name}.values.yaml"] = _env.get_template("mm2.values.yaml.j2").render(
-            header=header(flow.sources), flow=flow, image=images.mirrormaker,
-            secrets=flow_secrets(org, flow), secrets_root=SECRETS_ROOT,
-        )
+        if org.specs.policy.model.delivery.mirrormaker is MirrorMakerDeployment.DEDICATED:
+            files[f"helm/ferry-mirrormaker2/{flow.name}.values.yaml"] = _env.get_template("mm2.values.yaml.j2").render(
+                header=header(flow.sources), flow=flow, image=images.mirrormaker,
+                secrets=flow_secrets(org, flow), secrets_root=SECRETS_ROOT,
+            )
+    files.update(_delivery_files(org))
     return dict(sorted(files.items()))
+
+
+def _delivery_files(org: Org) -> dict[str, str]:
+    """rendered/argocd/ and rendered/strimzi/ (policy `delivery`): Kubernetes objects as YAML."""
+    from .argocd import argocd_objects  # they build on this module's connector settings
+    from .manifests import yaml_documents
+    from .strimzi import kafka_mirror_maker2
+
+    policy = org.specs.source_name(org.specs.policy)
+    files = {}
+    sources = {f"argocd/apps/proxy-{gw.table.gateway}.yaml": (*gw.sources, policy) for gw in org.gateways}
+    for flow in org.flows:
+        sources[f"argocd/apps/mm2-{flow.name}.yaml"] = flow.sources
+        if org.specs.policy.model.delivery.mirrormaker is MirrorMakerDeployment.STRIMZI:
+            resource = kafka_mirror_maker2(org, flow, {role: body["config"] for role, body in
+                                                       connect_configs(org, flow).items()})
+            files[f"strimzi/{flow.name}.yaml"] = yaml_documents([resource], header(flow.sources))
+    for path, obj in argocd_objects(org).items():
+        files[path] = yaml_documents([obj], header(sources.get(path, (policy,))))
+    return files
 
 
 def render_specs(specs: Specs) -> dict[str, str]:

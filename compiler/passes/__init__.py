@@ -22,9 +22,21 @@ class Pass:
 
 
 def semantic_passes() -> list[Pass]:
-    from . import addresses, collisions, cutover, mirrorability, naming, overlap, parity, references, uniqueness
+    from . import (
+        addresses,
+        collisions,
+        cutover,
+        delivery,
+        mirrorability,
+        naming,
+        overlap,
+        parity,
+        references,
+        uniqueness,
+    )
 
     return [
         m.PASS
-        for m in (references, naming, uniqueness, collisions, mirrorability, overlap, cutover, parity, addresses)
+        for m in (references, naming, uniqueness, collisions, mirrorability, overlap, cutover, parity, addresses,
+                  delivery)
     ]

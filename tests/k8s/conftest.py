@@ -8,13 +8,26 @@ runs start the server in seconds.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sandbox import gotools
-from sandbox.kubeapi import KubeApiServer, KubeClient, shared_crd_files
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the directory's helper modules (k8s_summary)
+    sys.path.insert(0, str(HERE))
+
+from k8s_summary import Summary  # noqa: E402
+from sandbox import gotools  # noqa: E402
+from sandbox.kubeapi import KubeApiServer, KubeClient, shared_crd_files  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def summary(request: pytest.FixtureRequest) -> Summary:
+    plugin = Summary()
+    request.config.pluginmanager.register(plugin, "ferry-k8s-summary")
+    return plugin
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,17 @@ APPLICATION: dict[str, Any] = {
     },
 }
 
+APPPROJECT: dict[str, Any] = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "AppProject",
+    "metadata": {"name": "ferry", "namespace": "argocd"},
+    "spec": {
+        "sourceRepos": ["https://git.example.com/platform/ferry.git"],
+        "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "kafka-gateway"}],
+        "clusterResourceWhitelist": [],
+        "namespaceResourceWhitelist": [{"group": "apps", "kind": "Deployment"}],
+    },
+}
 MIRRORMAKER2: dict[str, Any] = {
     "apiVersion": "kafka.strimzi.io/v1",
     "kind": "KafkaMirrorMaker2",
@@ -102,7 +113,8 @@ DEPLOYMENT: dict[str, Any] = {
     },
 }
 
-VALID = {"Application": APPLICATION, "KafkaMirrorMaker2": MIRRORMAKER2, "Deployment": DEPLOYMENT}
+VALID = {"AppProject": APPPROJECT, "Application": APPLICATION, "KafkaMirrorMaker2": MIRRORMAKER2,
+         "Deployment": DEPLOYMENT}
 
 
 def broken(obj: dict[str, Any], path: list[str | int], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
@@ -125,6 +137,13 @@ BROKEN = [
     ("Application", "wrong type", broken(APPLICATION, ["spec", "project"], 7), ["spec.project", "expected string"]),
     ("Application", "unknown field", broken(APPLICATION, ["spec", "syncPolicy", "automatic"], {"prune": True}),
      [".spec.syncPolicy.automatic: field not declared in schema"]),
+    ("AppProject", "required field missing",
+     broken(APPPROJECT, ["spec", "namespaceResourceWhitelist", 0, "kind"], delete=True),
+     ["spec.namespaceResourceWhitelist[0].kind", "Required value"]),
+    ("AppProject", "wrong type", broken(APPPROJECT, ["spec", "sourceRepos"], "https://git.example.com/x.git"),
+     [".spec.sourceRepos: expected list"]),
+    ("AppProject", "unknown field", broken(APPPROJECT, ["spec", "destination"], {"namespace": "x"}),
+     [".spec.destination: field not declared in schema"]),
     ("KafkaMirrorMaker2", "required field missing", broken(MIRRORMAKER2, ["spec", "target", "groupId"], delete=True),
      ["spec.target.groupId", "Required value"]),
     ("KafkaMirrorMaker2", "wrong type", broken(MIRRORMAKER2, ["spec", "replicas"], "two"),

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from k8s_summary import Summary
 from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table
 from sandbox.kubeapi import KubeClient, apply_all
 from tests.tools.probe import KafkaConnection, probe
@@ -83,13 +84,30 @@ def load_yaml(text: str) -> Any:
     return YAML(typ="safe").load(text)
 
 
+def documents(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in YAML(typ="safe").load_all(text) if doc]
+
+
+def argo_path(source: dict[str, Any], path: str) -> Path:
+    """A path of an Application's Helm source resolved as Argo CD does: from the repository root when it
+    starts with '/', else from the chart's folder; never outside the repository."""
+    resolved = (REPO / path.lstrip("/") if path.startswith("/") else REPO / source["path"] / path).resolve()
+    assert resolved.is_relative_to(REPO), f"{path} leaves the repository"
+    return resolved
+
+
 def releases() -> list[Release]:
+    """Every Helm release the committed Argo CD Applications deploy, with their values file and file parameter:
+    what Argo CD would template is what these tests template."""
     found = []
-    for chart, (section, parameter) in CHARTS.items():
-        for values in sorted((REPO / "rendered" / "helm" / chart).glob("*.values.yaml")):
-            rendered = load_yaml(values.read_text())[section]["renderedFile"]
-            found.append(Release(chart, values.name.removesuffix(".values.yaml"), values,
-                                 (parameter, REPO / rendered)))
+    for path in sorted((REPO / "rendered" / "argocd" / "apps").glob("*.yaml")):
+        [app] = documents(path.read_text())
+        source = app["spec"]["source"]
+        if "helm" in source:
+            [values] = source["helm"]["valueFiles"]
+            [parameter] = source["helm"]["fileParameters"]
+            found.append(Release(Path(source["path"]).name, source["helm"]["releaseName"], argo_path(source, values),
+                                 (parameter["name"], argo_path(source, parameter["path"]))))
     return found
 
 
@@ -110,36 +128,8 @@ def template(binary: Path, home: Path, release: Release, *extra: str) -> str:
     return result.stdout
 
 
-def documents(text: str) -> list[dict[str, Any]]:
-    return [doc for doc in YAML(typ="safe").load_all(text) if doc]
-
-
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj["kind"] == kind]
-
-
-class Summary:
-    """Prints the machine-readable line after pytest's own summary (pytest_unconfigure comes last)."""
-
-    def __init__(self) -> None:
-        self.objects = 0
-        self.rejected: int | None = None
-        self.lint: dict[str, bool] = {}
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self.rejected is None:
-            return
-        lint = "ok" if self.lint and all(self.lint.values()) else "failed"
-        charts = len({release.split("/")[0] for release in self.lint})
-        line = f"k8s_apply objects={self.objects} rejected={self.rejected} charts={charts} lint={lint}"
-        config.get_terminal_writer().line(line)
-
-
-@pytest.fixture(scope="session")
-def summary(request: pytest.FixtureRequest) -> Summary:
-    plugin = Summary()
-    request.config.pluginmanager.register(plugin, "ferry-k8s-charts-summary")
-    return plugin
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +141,16 @@ def templated(helm_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 # ---- lint
 
 
-def test_every_rendered_values_file_has_a_chart() -> None:
+def test_every_rendered_values_file_is_deployed_by_one_application_with_its_file() -> None:
     assert {release.chart for release in RELEASES} == set(CHARTS)
+    values_files = sorted((REPO / "rendered" / "helm").glob("*/*.values.yaml"))
+    assert sorted(release.values for release in RELEASES) == values_files
     for release in RELEASES:
+        section, parameter = CHARTS[release.chart]
+        rendered = load_yaml(release.values.read_text())[section]["renderedFile"]
+        assert release.file_parameter == (parameter, REPO / rendered), release
         assert release.file_parameter[1].is_file(), release
+        assert release.values.parent.name == release.chart
 
 
 @pytest.mark.parametrize("release", RELEASES, ids=lambda r: r.id)
@@ -237,8 +233,17 @@ def test_every_templated_object_is_admitted_by_the_api_server(
                      "ServiceAccount"}, kinds
     assert {obj["kind"] for obj in objects} - kinds == NOT_APPLIED
     rejected = apply_all(kube, applied, dry_run=True)
-    summary.objects, summary.rejected = len(applied), len(rejected)
+    summary.add(len(applied), len(rejected))
     assert rejected == [], "\n".join(rejected)
+
+
+def test_the_argocd_project_admits_every_kind_the_charts_create(templated: dict[str, str]) -> None:
+    [project] = documents((REPO / "rendered" / "argocd" / "project.yaml").read_text())
+    allowed = {(k["group"], k["kind"]) for k in project["spec"]["namespaceResourceWhitelist"]}
+    created = {(obj["apiVersion"].rpartition("/")[0], obj["kind"]) for text in templated.values()
+               for obj in documents(text)}
+    assert created - allowed == set()
+    assert project["spec"]["clusterResourceWhitelist"] == []
 
 
 # ---- what a cutover relies on
