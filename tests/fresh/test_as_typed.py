@@ -45,6 +45,7 @@ DOCUMENTED_ELSEWHERE = {
     "make test": "CI itself (.ci/run)",
     "make lint": "CI itself (.ci/run runs it before make test)",
     "make test-fast": "the code workflow (.github/workflows/code.yml); the same tests run in make test",
+    "make test-k8s": "tests/fresh/test_make_k8s.py",
     "ferry apply connect --url http://localhost:8083": "tests/mm2/test_connect_apply.py (a real Connect worker)",
 }
 
