@@ -174,7 +174,7 @@ def status(specs_dir: Path, out_dir: Path, logs: tuple[Path, ...], connections: 
 
     from .live.connections import ClusterConnectionError, Connections
     from .live.facts import Reader
-    from .live.preflight import committed_tables
+    from .live.routes import committed_tables
     from .live.status import build_status, format_status, offset_deltas, read_decision_log
 
     specs = _validated(specs_dir)
@@ -256,6 +256,43 @@ def cutover_align(specs_dir: Path, connections: Path | None, group: str | None, 
     else:
         click.echo(format_alignment(groups, dry_run), nl=False)
     sys.exit(1 if any(g.refused for g in groups) else 0)
+
+
+@cutover_group.command("report")
+@specs_option
+@click.option("--connections", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="JSON with a `clusters` section (e.g. .ferry/sandbox.json) overriding addresses and credentials.")
+@out_option
+@click.option("--decision-log", "logs", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The proxy's JSON decision log (repeatable; one per gateway replica): who was still on legacy.")
+@click.option("--group", "groups", multiple=True, help="Only this consumer group (repeatable).")
+@click.option("--producer", "producers", multiple=True, help="Only this producer (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("--state-dir", default=".ferry", show_default=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The run's state folder: the report is written into its reports/ folder (JSON and Markdown).")
+def cutover_report(specs_dir: Path, connections: Path | None, out_dir: Path, logs: tuple[Path, ...],
+                   groups: tuple[str, ...], producers: tuple[str, ...], fmt: str, state_dir: Path) -> None:
+    """Evidence of a cutover: offsets per group and partition, mirrored position per producer, who is on legacy."""
+    import json
+
+    from .live.connections import ClusterConnectionError, Connections
+    from .live.cutover import in_transition, run_report, write_report
+    from .live.report import format_markdown
+
+    specs = _validated(specs_dir)
+    missing = {*groups, *producers} - {e.name for e in in_transition(specs, groups, producers)}
+    if missing:
+        raise click.BadParameter(f"{', '.join(sorted(missing))}: no fenced or cut-over entry of that kind in an "
+                                 "active migration", param_hint="--group/--producer")
+    try:
+        report = run_report(specs, Connections(specs.clusters.model.clusters, connections), out_dir, logs,
+                            groups, producers)
+    except ClusterConnectionError as exc:
+        click.echo(f"ferry cutover report: {exc}", err=True)
+        sys.exit(1)
+    json_path, md_path = write_report(report, state_dir)
+    click.echo(json.dumps(report, indent=2) if fmt == "json" else format_markdown(report), nl=fmt == "json")
+    click.echo(f"ferry cutover report: wrote {json_path} and {md_path}", err=True)
 
 
 COMMANDS = (validate, render, plan, explain, schema, preflight, status, apply_group, cutover_group)

@@ -284,6 +284,87 @@ def _align_at_end(f: PartitionFacts, u: int) -> PartitionAlignment:
 
 
 @dataclass(frozen=True)
+class Exactness:
+    """A target group's committed offset against the exact one, for one partition. Counts are
+    target offsets, one per record: MirrorMaker 2 writes the renamed topic without transactions,
+    so its offsets have no markers between them."""
+
+    topic: str
+    partition: int
+    target_topic: str
+    exact: int | None  # None: align refused (no exact offset known) or never committed on legacy
+    current: int | None  # the target group's committed offset now; None: unset
+    re_read: int
+    skipped: int
+    ok: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def exactness(p: PartitionAlignment, current: int | None) -> Exactness:
+    """Whether a consumer starting at `current` on the target gets exactly what legacy would
+    have given it from the group's committed offset (what `align_partition` computed)."""
+    def result(ok: bool, reason: str, re_read: int = 0, skipped: int = 0) -> Exactness:
+        return Exactness(p.topic, p.partition, p.target_topic, p.target_offset, current, re_read, skipped, ok, reason)
+
+    if p.status == "no-commit":
+        if current is None:
+            return result(True, "never committed on legacy, unset on the target")
+        return result(False, f"never committed on legacy, but the target group has offset {current}: it would start "
+                      "there instead of by its auto.offset.reset")
+    if p.status == "refused" or p.target_offset is None:
+        return result(False, f"no exact offset: {p.detail}")
+    t = p.target_offset
+    if current is None:
+        return result(False, f"no offset on the target (exact: {t}): the group would start by its auto.offset.reset")
+    if current < t:
+        return result(False, f"at {current}, exact {t}: re-reads {t - current} record(s)", re_read=t - current)
+    if current > t:
+        return result(False, f"at {current}, exact {t}: skips {current - t} record(s)", skipped=current - t)
+    return result(True, f"at {t}: exact (0 re-read, 0 skipped)")
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Whether everything on a legacy partition is on the target (a fenced producer's switch)."""
+
+    topic: str
+    partition: int
+    target_topic: str
+    legacy_end: int
+    target_end: int
+    #: records on legacy not yet copied; None when it cannot be counted (no offset sync kept)
+    not_mirrored: int | None
+    drained: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def drain_partition(f: PartitionFacts) -> Drain:
+    """`f` read for U = legacy's end offset: drained exactly when the alignment of legacy's end
+    is the target's end (the copy of legacy's last record is the target's last record), so a
+    record written to the target directly comes after every mirrored one."""
+    assert f.committed == f.legacy_high, "drain facts are read at legacy's end"
+    a = align_partition(f)
+    if a.status == "aligned":
+        return Drain(f.topic, f.partition, f.target_topic, f.legacy_high, f.target_high, 0, True,
+                     "every legacy record is on the target")
+    behind: int | None = None
+    if f.sync is not None:
+        behind = max(copied_before(f.legacy, f.sync.upstream, f.legacy_high) - len(f.from_sync), 0)
+    else:  # positions from each side's first offset: exact unless legacy has gaps (markers, compaction)
+        estimate = (f.legacy_high - f.legacy_low) - (f.target_high - f.target_low)
+        if estimate > 0:
+            return Drain(f.topic, f.partition, f.target_topic, f.legacy_high, f.target_high, None, False,
+                         f"about {estimate} record(s) not mirrored yet (no offset sync to count from): {a.detail}")
+    return Drain(f.topic, f.partition, f.target_topic, f.legacy_high, f.target_high, behind, False, a.detail)
+
+
+@dataclass(frozen=True)
 class GroupAlignment:
     migration: str
     group: str

@@ -10,18 +10,23 @@ read_uncommitted (what MirrorMaker 2's source consumer reads). Every read is bou
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 
-from ..index import entries
+from ..index import Entry, entries
 from ..spec import Migration, Specs
 from .align import (
     WINDOW,
+    Drain,
     GroupAlignment,
     OffsetSync,
     OffsetSyncFormatError,
@@ -31,11 +36,16 @@ from .align import (
     align_partition,
     copied_before,
     decode_offset_sync,
+    drain_partition,
     first_at_or_after,
     nearest_sync,
 )
+from .checkpoints import Checkpoint, CheckpointFormatError, checkpoints_topic, decode_checkpoint, latest
 from .connections import ClusterConnectionError, Connections
 from .facts import TIMEOUT, Reader, TopicFacts
+from .report import GroupEvidence, ProducerEvidence, build_report, format_markdown
+from .routes import committed_tables
+from .status import build_status, read_decision_log
 
 #: Records read from the target by content when no offset sync bounds the search: beyond, the
 #: partition is refused rather than read without end.
@@ -233,6 +243,51 @@ def align_group(reader: Reader, rr: RecordReader, fg: FencedGroup) -> GroupAlign
     return GroupAlignment(fg.migration.name, fg.name, src, tgt, tuple(results), "; ".join(refused))
 
 
+def drain_topics(reader: Reader, rr: RecordReader, mig: Migration, topics: Iterable[str]) -> list[Drain]:
+    """Per partition of `topics` (legacy names): is everything on legacy mirrored to the target?
+    (The alignment of legacy's end offset, `align.drain_partition`.)"""
+    spec = mig.model
+    src, tgt = spec.source, spec.target
+    wanted = sorted(set(topics) & set(spec.topics))
+    renamed = {t: spec.renamed(t).to for t in wanted}
+    s_facts = reader.topics(src, wanted)
+    t_facts = reader.topics(tgt, renamed.values())
+    syncs = rr.offset_syncs(tgt, src, set(wanted), reader.topics(tgt, [sync_topic(src)])[sync_topic(src)])
+    out = []
+    for topic in wanted:
+        s, t = s_facts.get(topic), t_facts.get(renamed[topic])
+        if s is None:
+            continue  # the source-topic gate says so
+        for p in sorted(s.high):
+            if t is None:
+                count = s.high[p] - s.low[p]
+                out.append(Drain(topic, p, renamed[topic], s.high[p], 0, count, count == 0,
+                                 f"{renamed[topic]!r} does not exist on {tgt} yet: is MirrorMaker 2 running?"))
+                continue
+            facts = partition_facts(rr, src, tgt, topic, renamed[topic], p, s.high[p], s, t,
+                                    syncs.get((topic, p), []))
+            out.append(drain_partition(facts))
+    return out
+
+
+def read_checkpoints(reader: Reader, rr: RecordReader, mig: Migration) -> list[Checkpoint]:
+    """Every checkpoint MirrorMaker 2 kept for this migration's flow, in the topic's order."""
+    src, tgt = mig.model.source, mig.model.target
+    topic = checkpoints_topic(src)
+    facts = reader.topics(tgt, [topic])[topic]
+    out: list[Checkpoint] = []
+    if facts is None:
+        return out
+    for p in sorted(facts.high):
+        records, _ = rr.read(tgt, topic, p, facts.low[p], facts.high[p])
+        for r in records:
+            try:
+                out.append(decode_checkpoint(r.key, r.value))
+            except CheckpointFormatError:
+                continue
+    return out
+
+
 def write_offsets(reader: Reader, alignment: GroupAlignment) -> GroupAlignment:
     """Write the aligned offsets to the target group, then read them back."""
     offsets = alignment.to_write()
@@ -268,3 +323,77 @@ def run_align(specs: Specs, connections: Connections, group: str | None, dry_run
     finally:
         rr.close()
     return out
+
+
+def in_transition(specs: Specs, groups: Iterable[str] = (), producers: Iterable[str] = ()) -> list[Entry]:
+    """Groups and producers of active migrations that are fenced or cut over (the entries a
+    cutover report covers); only the named ones when any is named."""
+    named_groups, named_producers = set(groups), set(producers)
+    out = []
+    for e in entries(specs):
+        if e.migration.model.status.value != "active" or not (e.spec.fence or e.spec.cutover):
+            continue
+        if (named_groups or named_producers) and e.name not in (named_groups if e.is_group else named_producers):
+            continue
+        out.append(e)
+    return out
+
+
+def gather_report(
+    specs: Specs, connections: Connections, selected: list[Entry],
+) -> tuple[list[GroupEvidence], list[ProducerEvidence]]:
+    """Read what `ferry cutover report` shows for `selected` (nothing is written)."""
+    reader, rr = Reader(connections), RecordReader(connections)
+    groups: list[GroupEvidence] = []
+    producers: list[ProducerEvidence] = []
+    try:
+        by_migration: dict[str, list[Entry]] = defaultdict(list)
+        for e in selected:
+            by_migration[e.migration.name].append(e)
+        for chosen in by_migration.values():
+            mig = chosen[0].migration
+            tgt = mig.model.target
+            topics = sorted({t for e in chosen for t in e.topics()})
+            drains = {(d.topic, d.partition): d for d in drain_topics(reader, rr, mig, topics)}
+            checkpoints = read_checkpoints(reader, rr, mig)
+            present = set(reader.group_ids(tgt))
+            for e in chosen:
+                if e.is_group:
+                    alignment = align_group(reader, rr, FencedGroup(mig, e.name, tuple(e.topics())))
+                    committed = reader.groups(tgt, [e.name])[e.name].committed if e.name in present else {}
+                    groups.append(GroupEvidence(alignment, committed, latest(checkpoints, e.name), drains))
+                else:
+                    producers.append(ProducerEvidence(
+                        mig.name, e.name, [d for (t, _), d in sorted(drains.items()) if t in e.topics()]))
+    finally:
+        rr.close()
+    return groups, producers
+
+
+def run_report(
+    specs: Specs, connections: Connections, rendered: Path, logs: Sequence[Path],
+    groups: Iterable[str] = (), producers: Iterable[str] = (), now: float | None = None,
+) -> dict[str, Any]:
+    """`ferry cutover report`'s data: the clusters read now, the decision logs read through
+    `status.py` (who was still seen on legacy)."""
+    opened = [p.open(encoding="utf-8", errors="replace") for p in logs]
+    try:
+        records = itertools.chain.from_iterable(read_decision_log(fh, source=i) for i, fh in enumerate(opened))
+        rows, unmatched = build_status(specs, committed_tables(rendered), records, now)
+    finally:
+        for fh in opened:
+            fh.close()
+    selected = in_transition(specs, groups, producers)
+    group_ev, producer_ev = gather_report(specs, connections, selected)
+    return build_report(group_ev, producer_ev, rows, unmatched, time.time() if now is None else now)
+
+
+def write_report(report: dict[str, Any], state_dir: Path) -> tuple[Path, Path]:
+    """Both forms into `<state_dir>/reports/` (the run's state folder), named by the time."""
+    folder = state_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"cutover-{report['generated_at'].replace(':', '')}"
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(format_markdown(report), encoding="utf-8")
+    return json_path, md_path

@@ -14,7 +14,11 @@ Each gate yields results `ok`, `warn` or `fail` with numbers a human can act on:
 * `offset-sync`      for groups about to cut over (fence or cutover, not yet routed to the
                      target): the translated offset on the target is at the same record as the
                      legacy one (positions counted from each side's low watermark), within
-                     `offset.lag.max` per partition.
+                     `offset.lag.max` per partition. For a *fenced* group (see `fenced_entries`)
+                     exactly: equal to what `ferry cutover align` computes (0 re-read, 0 skipped).
+* `mirror-drained`   for a fenced producer: every record on its legacy topics is on the target
+                     (legacy's end maps to the target's end), so its first direct record on the
+                     target comes after the last mirrored one in every partition.
 * `target-group-idle` a group about to cut over has no members on the target yet (MM2 only
                      syncs offsets into groups that are empty there).
 """
@@ -26,9 +30,10 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Literal
 
-from ..index import entries
+from ..index import KIND_LABEL, Entry, entries
 from ..spec import Migration, Specs
-from .facts import ClusterFacts
+from .align import Drain, GroupAlignment, exactness
+from .facts import ClusterFacts, GroupFacts
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -55,8 +60,65 @@ def groups_about_to_cut_over(specs: Specs, mig: Migration, routed_to_target: set
     return sorted(set(out))
 
 
+def route_key(e: Entry) -> str:
+    """How a rendered route rule names its entry (`RouteRule.entry`)."""
+    return f"{KIND_LABEL[e.kind]} {e.name}"
+
+
+def fenced_entries(specs: Specs, mig: Migration, routes_in_force: dict[str, str]) -> list[Entry]:
+    """Groups and producers of `mig` in a fence window, not yet routed to the target: the spec
+    says `fence: true`, or the spec says `cutover: true` while the committed route tables (what
+    the proxy runs) still fence them — the PR that lifts the fence."""
+    out = []
+    for e in entries(specs):
+        if e.migration is not mig:
+            continue
+        live = routes_in_force.get(route_key(e))
+        if live != "target" and (e.spec.fence or (e.spec.cutover and live == "fence")):
+            out.append(e)
+    return out
+
+
+@dataclass(frozen=True)
+class FenceFacts:
+    """What `ferry preflight` read for entries in a fence window (beyond `ClusterFacts`)."""
+
+    alignments: dict[str, GroupAlignment]  # fenced group -> `ferry cutover align`'s computation (dry)
+    drains: dict[str, list[Drain]]  # fenced producer -> its topics' partitions
+
+
+def exact_offset_gate(alignment: GroupAlignment, target: GroupFacts | None) -> tuple[Status, str]:
+    """`offset-sync` for a fenced group: the target's committed offsets are the exact ones."""
+    fix = f"run `ferry cutover align --group {alignment.group}`, then preflight again"
+    if alignment.refused_group:
+        return "fail", f"cannot be exact: {alignment.refused_group}"
+    committed = target.committed if target is not None else {}
+    wrong = []
+    for p in alignment.partitions:
+        x = exactness(p, committed.get((p.target_topic, p.partition)))
+        if not x.ok:
+            wrong.append(f"{p.target_topic}[{p.partition}] {x.reason}")
+    if wrong:
+        return "fail", "not exact: " + "; ".join(wrong) + f"; {fix}"
+    return "ok", f"exact on {len(alignment.partitions)} partition(s): 0 re-read, 0 skipped"
+
+
+def drained_gate(name: str, drains: list[Drain]) -> tuple[Status, str]:
+    behind = [d for d in drains if not d.drained]
+    if not behind:
+        return "ok", f"every legacy record mirrored on {len(drains)} partition(s)"
+    parts = []
+    for d in behind:
+        count = f"{d.not_mirrored} record(s) not mirrored yet" if d.not_mirrored else d.detail
+        parts.append(f"{d.topic}[{d.partition}]: {count}")
+    total = sum(d.not_mirrored or 0 for d in behind)
+    return "fail", (f"{total} record(s) on legacy not yet on the target: " + "; ".join(parts)
+                    + f"; keep producer {name!r} fenced until MirrorMaker 2 copied them, then preflight again")
+
+
 def evaluate(
-    specs: Specs, mig: Migration, facts: dict[str, ClusterFacts], routed_to_target: set[str]
+    specs: Specs, mig: Migration, facts: dict[str, ClusterFacts], routed_to_target: set[str],
+    fence: FenceFacts | None = None,
 ) -> Iterable[GateResult]:
     spec = mig.model
     lag_max = specs.policy.model.mirrormaker.offset_lag_max
@@ -118,6 +180,9 @@ def evaluate(
                        "sync offsets into an active group: stop those instances until the cutover")
         else:
             yield gate("target-group-idle", gid, "ok", f"no members on {spec.target}")
+        if fence is not None and gid in fence.alignments:
+            yield gate("offset-sync", gid, *exact_offset_gate(fence.alignments[gid], gt))
+            continue
         if gs is None or not gs.committed:
             yield gate("offset-sync", gid, "warn",
                        f"group {gid!r} has no committed offsets on {spec.source}: nothing to translate")
@@ -147,3 +212,6 @@ def evaluate(
                        "checkpoint and sync cycle with the group stopped on legacy, then run preflight again")
         elif checked:
             yield gate("offset-sync", gid, "ok", f"translated offsets converged on {checked} partition(s)")
+
+    for name, drains in sorted((fence.drains if fence is not None else {}).items()):
+        yield gate("mirror-drained", name, *drained_gate(name, drains))

@@ -5,26 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from proxy.routetable import RouteFileError, RouteTable, parse_route_file
-
-from ..output import read_tree
 from ..spec import Migration, Specs
 from .connections import Connections
+from .cutover import FencedGroup, RecordReader, align_group, drain_topics
 from .facts import ClusterFacts, Reader
-from .gates import GateResult, evaluate, groups_about_to_cut_over
-
-
-def committed_tables(rendered: Path) -> dict[str, RouteTable]:
-    """The route tables of a rendered tree by gateway (unreadable files are skipped)."""
-    out = {}
-    for rel, text in read_tree(rendered).items():
-        if rel.startswith("proxy/") and rel.endswith(".routes.json"):
-            try:
-                table = parse_route_file(text, rel)
-            except RouteFileError:
-                continue
-            out[table.gateway] = table
-    return out
+from .gates import FenceFacts, GateResult, evaluate, fenced_entries, groups_about_to_cut_over
+from .routes import committed_tables
 
 
 def routed_to_target(rendered: Path, specs: Specs) -> set[str]:
@@ -36,6 +22,33 @@ def routed_to_target(rendered: Path, specs: Specs) -> set[str]:
             if rule.action == "route" and rule.cluster in targets and rule.entry.startswith("consumer group "):
                 out.add(rule.entry.removeprefix("consumer group "))
     return out
+
+
+def routes_in_force(rendered: Path, specs: Specs) -> dict[str, str]:
+    """Entries (`RouteRule.entry`, e.g. "consumer group billing-ledger") the committed route
+    tables fence ("fence") or send to a target cluster ("target")."""
+    targets = {n for n, c in specs.clusters.model.clusters.items() if c.role.value == "target"}
+    out: dict[str, str] = {}
+    for table in committed_tables(rendered).values():
+        for rule in table.rules:
+            if rule.action == "fence":
+                out.setdefault(rule.entry, "fence")
+            elif rule.cluster in targets:  # a route
+                out[rule.entry] = "target"
+    return out
+
+
+def read_fence_facts(reader: Reader, rr: RecordReader, specs: Specs, mig: Migration,
+                     routes: dict[str, str]) -> FenceFacts:
+    """For the entries of `mig` in a fence window: each group's exact alignment (computed as
+    `ferry cutover align --dry-run` does, nothing written) and each producer's drain."""
+    alignments, drains = {}, {}
+    for e in fenced_entries(specs, mig, routes):
+        if e.is_group:
+            alignments[e.name] = align_group(reader, rr, FencedGroup(mig, e.name, tuple(e.topics())))
+        else:
+            drains[e.name] = drain_topics(reader, rr, mig, e.topics())
+    return FenceFacts(alignments, drains)
 
 
 def topic_count(migrations: list[Migration]) -> int:
@@ -62,9 +75,15 @@ def run_preflight(
         cutting = groups_about_to_cut_over(specs, mig, already)
         present = set(reader.group_ids(tgt))
         cluster(tgt).groups.update(reader.groups(tgt, [g for g in cutting if g in present]))
+    routes = routes_in_force(rendered, specs)
+    rr = RecordReader(connections)
+    try:
+        fences = {mig.name: read_fence_facts(reader, rr, specs, mig, routes) for mig in migrations}
+    finally:
+        rr.close()
     results: list[GateResult] = []
     for mig in migrations:
-        results.extend(evaluate(specs, mig, facts, already))
+        results.extend(evaluate(specs, mig, facts, already, fences[mig.name]))
     return results
 
 
