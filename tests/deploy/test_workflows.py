@@ -76,3 +76,22 @@ def test_post_merge_applies_connect_then_refreshes_argo_cd() -> None:
     env = {**jobs["argocd-refresh"]["env"], **next(s["env"] for s in jobs["apply-connect"]["steps"] if "env" in s)}
     for key in ("ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN", "FERRY_CONNECT_URL"):
         assert env[key] == "${{ secrets." + key + " }}"
+
+
+def test_post_merge_refreshes_the_project_ferry_rendered(tmp_path: Path) -> None:
+    """The step that names the AppProject, run as the runner runs it (bash, in the checkout): it reads the
+    committed rendered/argocd/project.yaml, and fails with a reason when there is none."""
+    steps = _load("post-merge.yml")["jobs"]["argocd-refresh"]["steps"]
+    [step] = [s for s in steps if "project.yaml" in s.get("run", "")]
+    env_file = tmp_path / "github_env"
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_ENV": str(env_file)}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    project = YAML(typ="safe").load((REPO / "rendered" / "argocd" / "project.yaml").read_text())["metadata"]["name"]
+    assert env_file.read_text() == f"ARGOCD_PROJECT={project}\n"
+    (tmp_path / "rendered" / "argocd").mkdir(parents=True)
+    (tmp_path / "rendered" / "argocd" / "project.yaml").write_text("# no project\n")
+    missing = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=30)
+    assert missing.returncode == 1 and "set delivery.argocd in specs/policy.yaml" in missing.stderr
