@@ -213,6 +213,20 @@ def test_cutover_align_as_typed(fresh_checkout: Checkout, sandbox: dict[str, Any
     check.close()
     assert first is not None and first.value() == b"invoice-7" and first.key() == b"k7"
 
+    # docs/runbook.md's exact cutover: preflight judges the fenced group by the exact offset-sync
+    # gate (other gates may fail on the sandbox: a verdict, not a crash), the report is written.
+    gates = run(fresh_checkout, "ferry preflight --connections .ferry/sandbox.json "
+                                "--spec specs/migrations/billing/invoices.yaml", timeout=120)
+    assert gates.returncode in (0, 1) and "Traceback" not in gates.stderr, gates.stderr
+    (row,) = [line for line in gates.stdout.splitlines() if "offset-sync" in line and "billing-ledger" in line]
+    assert row.startswith("OK") and "0 re-read, 0 skipped" in row, gates.stdout
+    report = ok(fresh_checkout, "ferry cutover report --connections .ferry/sandbox.json --group billing-ledger "
+                                "--decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl", timeout=120)
+    heading = "### Consumer group `billing-ledger` (billing/invoices, legacy-service → governed)"
+    assert f"{heading}: exact: 0 re-read, 0 skipped" in report, report
+    assert f"| {target_offset} | {target_offset} | 0 | 0 |" in report, report  # target committed, exact offset
+    assert list((fresh_checkout.path / ".ferry" / "reports").glob("cutover-*.md")), "no report in .ferry/reports"
+
 
 def _committed(admin: AdminClient, group: str, topic: str) -> dict[int, int]:
     from confluent_kafka import ConsumerGroupTopicPartitions
@@ -403,6 +417,9 @@ EXERCISED_HERE = {
     "ferry status --decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl",
     "ferry cutover align --specs specs --connections .ferry/sandbox.json --group billing-ledger --dry-run",
     "ferry cutover align --specs specs --connections .ferry/sandbox.json --group billing-ledger",
+    "ferry preflight --connections .ferry/sandbox.json --spec specs/migrations/billing/invoices.yaml",
+    ("ferry cutover report --connections .ferry/sandbox.json --group billing-ledger "
+     "--decision-log .ferry/logs/sandbox-proxy-gw-service.decisions.jsonl"),
 }
 
 
