@@ -57,7 +57,8 @@ CHARTS = {"ferry-proxy": ("routes", "routes.content"), "ferry-mirrormaker2": ("c
 OPTIONAL = {
     "ferry-proxy": "networkPolicy.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true,"
     "grafanaDashboard.enabled=true",
-    "ferry-mirrormaker2": "serviceMonitor.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true",
+    "ferry-mirrormaker2": "metrics.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true,"
+    "grafanaDashboard.enabled=true",
 }
 #: kinds whose CRDs the test server does not have (see the module docstring)
 NOT_APPLIED = {"ServiceMonitor", "PrometheusRule"}
