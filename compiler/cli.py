@@ -130,7 +130,7 @@ def schema(out_dir: Path, check: bool) -> None:
 @out_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def preflight(specs_dir: Path, spec_files: tuple[Path, ...], connections: Path | None, out_dir: Path, fmt: str) -> None:
-    """Live gates before a cutover PR merges: topics, mirror lag, offset sync, stray consumers."""
+    """Live gates before a cutover PR merges: topics, mirror lag, offset sync (exact when fenced), drain, strays."""
     import json
 
     from .live.connections import ClusterConnectionError, Connections
