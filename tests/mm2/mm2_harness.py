@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from compiler.render import render_specs
 from compiler.validate import validate_specs
 from sandbox.clients import committed_offsets, create_topic, fetch_metadata
-from sandbox.mm2 import substitute_connector, substitute_mm2_properties
+from sandbox.cluster import KafkaNode
+from sandbox.mm2 import substitute_connector, substitute_mm2_properties, write_secret
 
 HERE = Path(__file__).resolve().parent
 SPECS = HERE / "specs"
@@ -112,6 +113,30 @@ def make_flow(work: Path, token: str, bootstraps: Mapping[str, str], secrets_dir
         token, specs_dir, rendered, topics, groups, specs.policy.model.mirrormaker.offset_lag_max,
         mm2_config, connect_dir,
     )
+
+
+def localise_flow(work: Path, rendered: Mapping[str, str], nodes: tuple[KafkaNode, KafkaNode],
+                  aliases: tuple[str, str] = (SOURCE, TARGET), secret: str = SECRET) -> tuple[Path, Path]:
+    """The flow's rendered MM2 properties localised to the session's two nodes (the target's credentials in a
+    Secret-like folder), and a `--connections` file for the live commands (`ferry cutover`, `preflight`)
+    naming both clusters: (properties file, connections file), written under ``work``. ``nodes`` and
+    ``aliases`` are (legacy, target); ``secret`` is the target's `security.secret` in the specs."""
+    (legacy, target), (source, target_alias) = nodes, aliases
+    secrets = work / "secrets"
+    write_secret(secrets, secret, "ferry", target.users["ferry"])
+    config = work / "mm2.properties"
+    addresses = {source: legacy.bootstrap, target_alias: target.bootstrap}
+    config.write_text(substitute_mm2_properties(rendered[f"mm2/{source}--{target_alias}.properties"], addresses,
+                                                secrets))
+    sasl = target.client_config()
+    conns = work / "sandbox.json"
+    conns.write_text(json.dumps({"clusters": {
+        source: {"bootstrap": legacy.bootstrap},
+        target_alias: {"bootstrap": target.bootstrap, "security_protocol": "SASL_PLAINTEXT",
+                 "sasl_mechanism": sasl["sasl.mechanism"], "sasl_username": sasl["sasl.username"],
+                 "sasl_password": sasl["sasl.password"]},
+    }}))
+    return config, conns
 
 
 def create_legacy_topics(config: Mapping[str, str], flow: FlowUnderTest) -> None:

@@ -29,8 +29,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from compiler.live.connections import Connections
 from compiler.live.cutover import RecordReader, sync_topic
 from ferry_testing import run_ferry
-from mm2_harness import PROCESSES, SPECS, render
-from sandbox.mm2 import MirrorMaker2, substitute_mm2_properties, wait_until, write_secret
+from mm2_harness import PROCESSES, SPECS, localise_flow, render
+from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -176,18 +176,7 @@ def env(sandbox_nodes, policy_jar, kafka_lib, tmp_path_factory):
     legacy, target = legacy_node.client_config(), target_node.client_config()
     _specs(tmp / "specs", u)
     rendered = render(tmp / "specs")
-    secrets = tmp / "secrets"
-    write_secret(secrets, SECRET, "ferry", target_node.users["ferry"])
-    config = tmp / "mm2.properties"
-    addresses = {SOURCE: legacy_node.bootstrap, TARGET: target_node.bootstrap}
-    config.write_text(substitute_mm2_properties(rendered[f"mm2/{SOURCE}--{TARGET}.properties"], addresses, secrets))
-    conns = tmp / "sandbox.json"
-    conns.write_text(json.dumps({"clusters": {
-        SOURCE: {"bootstrap": legacy_node.bootstrap},
-        TARGET: {"bootstrap": target_node.bootstrap, "security_protocol": "SASL_PLAINTEXT",
-                 "sasl_mechanism": target["sasl.mechanism"], "sasl_username": target["sasl.username"],
-                 "sasl_password": target["sasl.password"]},
-    }}))
+    config, conns = localise_flow(tmp, rendered, (legacy_node, target_node), (SOURCE, TARGET), SECRET)
     _fill(legacy, u)
     reader = RecordReader(Connections({}, conns, env={}))
 

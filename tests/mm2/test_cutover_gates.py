@@ -25,8 +25,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ferry_testing import run_ferry
-from mm2_harness import PROCESSES, SPECS, render
-from sandbox.mm2 import MirrorMaker2, substitute_mm2_properties, wait_until, write_secret
+from mm2_harness import PROCESSES, SPECS, localise_flow, render
+from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -132,18 +132,7 @@ def env(sandbox_nodes, policy_jar, kafka_lib, tmp_path_factory):
     spec = _specs(tmp / "specs", u)
     (tmp / "rendered").mkdir()  # nothing merged yet: no route in force
     rendered = render(tmp / "specs")
-    secrets = tmp / "secrets"
-    write_secret(secrets, SECRET, "ferry", target_node.users["ferry"])
-    config = tmp / "mm2.properties"
-    addresses = {SOURCE: legacy_node.bootstrap, TARGET: target_node.bootstrap}
-    config.write_text(substitute_mm2_properties(rendered[f"mm2/{SOURCE}--{TARGET}.properties"], addresses, secrets))
-    conns = tmp / "sandbox.json"
-    conns.write_text(json.dumps({"clusters": {
-        SOURCE: {"bootstrap": legacy_node.bootstrap},
-        TARGET: {"bootstrap": target_node.bootstrap, "security_protocol": "SASL_PLAINTEXT",
-                 "sasl_mechanism": target["sasl.mechanism"], "sasl_username": target["sasl.username"],
-                 "sasl_password": target["sasl.password"]},
-    }}))
+    config, conns = localise_flow(tmp, rendered, (legacy_node, target_node), (SOURCE, TARGET), SECRET)
     admin = AdminClient(dict(legacy))
     for topic, n in ((f"{u}-ledger", 3), (f"{u}-feed", 2)):
         admin.create_topics([NewTopic(topic, n, 1)])[topic].result(15)
