@@ -135,6 +135,10 @@ class FakeRoot:
                 self.path(workdir).mkdir(parents=True, exist_ok=True)
             elif ins.keyword == "ENV":
                 env.update({k: self.move(v) for k, v in env_pairs(ins.args).items()})
+            elif ins.keyword == "ARG":  # a build argument in its stage, at its default (no --build-arg here)
+                name, has_default, default = ins.args.partition("=")
+                if has_default:
+                    env[name] = self.move(default)
             elif ins.keyword == "COPY":
                 self._copy(ins, workdir)
             elif ins.keyword == "RUN":

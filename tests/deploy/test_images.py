@@ -18,18 +18,23 @@ labels, one shared requirements file) are checked without Kafka.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from dockerfile import FakeRoot, Instruction, clean_env, exec_form, final_stage, parse, snapshot
+from prometheus_client.parser import text_string_to_metric_families
+from ruamel.yaml import YAML
 
 from proxy_clusters import Cluster
 from sandbox.cluster import KafkaNode
@@ -182,6 +187,11 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
     libs = image.path("/opt/kafka/libs")
     jars = sorted(p.name for p in libs.glob("*.jar"))
     assert jars == sorted([*(p.name for p in kafka_lib.glob("*.jar")), "ferry-rename-policy.jar"])
+    # The JMX exporter agent where the chart's default metrics.javaagentPath expects it.
+    chart_values = (REPO / "charts" / "ferry-mirrormaker2" / "values.yaml").read_text()
+    chart_metrics = YAML(typ="safe").load(chart_values)["metrics"]
+    agent = image.path(chart_metrics["javaagentPath"])
+    assert chart_metrics["enabled"] is True and agent.is_file()
 
     legacy_node, target_node = sandbox_nodes["legacy"], sandbox_nodes["target"]
     secrets = tmp_path / "secrets"
@@ -198,7 +208,12 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
     argv = [require_tool("java"), *entry[1:], str(flow.mm2_config), "--clusters", TARGET]
     before = snapshot(image.root)
     out = tmp_path / "mm2.out"
-    mm2 = processes.spawn(argv, output=out, env=clean_env(), cwd=tmp_path)
+    # JAVA_TOOL_OPTIONS as the chart's Deployment sets it (-javaagent:<javaagentPath>=<port>:<its rules file>),
+    # with the agent and the rules at their paths here and a free port.
+    port = free_port()
+    rules = REPO / "charts" / "ferry-mirrormaker2" / "files" / "jmx-exporter.yaml"
+    env = {**clean_env(), "JAVA_TOOL_OPTIONS": f"-javaagent:{agent}={port}:{rules}"}
+    mm2 = processes.spawn(argv, output=out, env=env, cwd=tmp_path)
 
     def alive() -> None:
         assert mm2.poll() is None, f"MirrorMaker 2 exited {mm2.poll()}:\n{out.read_text()[-4000:]}"
@@ -207,6 +222,20 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
         with TopicReader(target, first.new) as reader:
             seen = reader.wait_for(10, timeout=120, alive=alive)
         assert first.new != first.legacy and len(seen) >= 10
+        # The exporter serves what the chart's alerts and dashboard read, by the rules' names.
+        assert http_get(port, "/-/healthy")[0] == 200
+        samples = scrape_until(port, lambda got: sum(
+            v for name, labels, v in got
+            if name == "kafka_connect_mirror_source_record_count" and labels.get("topic") == first.new) >= 10,
+            alive=alive)
+        names = {name for name, _, _ in samples}
+        running = [v for name, _, v in samples if name == "kafka_connect_worker_connector_running_task_count"]
+        assert running and max(running) >= 1, sorted(names)
+        lags = {labels["topic"] for name, labels, _ in samples if name == "kafka_consumer_fetch_manager_records_lag"}
+        assert first.legacy in lags, lags
+        # besides the agent's own and the JVM's (always on), only what the rules name
+        ours = {name for name in names if not name.startswith(("jvm_", "process_", "jmx_"))}
+        assert ours <= EXPORTED, sorted(ours - EXPORTED)
         os.kill(mm2.pid, signal.SIGTERM)  # as to PID 1: MM2 stops its herders and exits
         mm2.wait(timeout=30)
     finally:
@@ -214,3 +243,49 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
     log = out.read_text()
     assert " INFO " in log and "(o.a.k.c.m." in log, log[-2000:]  # the image's console-only log4j2 config
     assert snapshot(image.root) == before, "MirrorMaker 2 wrote into the image (read-only root filesystem)"
+
+
+#: every metric name the chart's exporter rules can produce (everything else is dropped by the rules)
+EXPORTED = {
+    *(f"kafka_connect_mirror_source_{a}" for a in ("record_count", "byte_rate", "replication_latency_ms",
+                                                   "record_age_ms")),
+    "kafka_connect_mirror_checkpoint_latency_ms",
+    *(f"kafka_connect_worker_connector_{s}_task_count" for s in ("running", "failed", "paused", "unassigned",
+                                                               "total")),
+    "kafka_consumer_fetch_manager_records_lag",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+Samples = list[tuple[str, dict[str, str], float]]
+
+
+def scrape_until(port: int, done: Callable[[Samples], bool], alive: Callable[[], None],
+                 timeout: float = 90) -> Samples:
+    """The exporter's samples ((name, labels, value), parsed by prometheus-client) once ``done`` holds."""
+    deadline = time.monotonic() + timeout
+    got: Samples = []
+    while time.monotonic() < deadline:
+        alive()
+        status, text = http_get(port, "/metrics")
+        assert status == 200, text[:500]
+        got = [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+        if done(got):
+            return got
+        time.sleep(1)
+    raise AssertionError(f"not exported within {timeout} s: {sorted({name for name, _, _ in got})}")
