@@ -9,14 +9,16 @@ restarts clients the way a team would.
 
 1. add a migration of two topics with renames: mirroring starts, every client stays on legacy
 2. cut over group A (attested): restart with a conforming client id and the renamed topic
-3. fence group B, let its offsets converge, then cut it over
+3. fence group B, align it exactly (`ferry cutover align`), preflight, then cut it over
    (meanwhile: a producer cutover before B has moved is rejected, naming B)
-4. cut over the producers
+4. cut over the producers through a fence: preflight's mirror-drained gate, then the cutover
 5. mark the migration complete: mirroring disappears from rendered/
 
-Then: nothing acknowledged is lost for either group, duplicates per partition stay within
-the bound `offset.lag.max` implies, consumers on the target saw mirrored and direct messages,
-and every connection the proxy logged went where its route table (by version) said.
+Then: nothing acknowledged is lost for either group; the unfenced group A re-reads at most what
+`offset.lag.max` implies per partition, the fenced group B nothing at all; on the target every
+mirrored record precedes the first direct one in each partition (the producer switch kept order);
+consumers on the target saw mirrored and direct messages; and every connection the proxy logged
+went where its route table (by version) said.
 """
 
 from __future__ import annotations
@@ -285,7 +287,8 @@ class Platform:
         got = committed_offsets(self.target.client_config(), topic, parts, group)
         return {p: o for p, o in got.items() if o >= 0}
 
-    def preflight_ok(self, group: str) -> bool:
+    def connections(self) -> Path:
+        """The `--connections` file of the live commands: both clusters, the target's SCRAM user."""
         conns = self.root / "connections.json"
         t = self.target.client_config()
         conns.write_text(json.dumps({"clusters": {
@@ -293,12 +296,23 @@ class Platform:
             "governed": {"bootstrap": self.target.bootstrap, "security_protocol": "SASL_PLAINTEXT",
                          "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": t["sasl.username"],
                          "sasl_password": t["sasl.password"]}}}))
-        r = run_ferry("preflight", "--specs", str(self.specs), "--connections", str(conns),
+        return conns
+
+    def preflight_ok(self, subject: str, gates: tuple[str, ...] = ("offset-sync", "target-group-idle")) -> bool:
+        r = run_ferry("preflight", "--specs", str(self.specs), "--connections", str(self.connections()),
                       "--out", str(self.rendered), "--format", "json", cwd=self.root)
         results = json.loads(r.stdout)["results"]
-        gates = [x for x in results if x["subject"] == group and x["gate"] in ("offset-sync", "target-group-idle")]
-        self.last_preflight = gates
-        return bool(gates) and all(x["status"] == "ok" for x in gates)
+        found = [x for x in results if x["subject"] == subject and x["gate"] in gates]
+        self.last_preflight = found
+        return {x["gate"] for x in found} == set(gates) and all(x["status"] == "ok" for x in found)
+
+    def align(self, group: str) -> bool:
+        """`ferry cutover align --group G`: the fenced group's exact offsets written to the target (True), or
+        refused for now (mirror not yet past the group, a member still leaving: try again)."""
+        r = run_ferry("cutover", "align", "--specs", str(self.specs), "--connections", str(self.connections()),
+                      "--group", group, cwd=self.root)
+        self.last_align = r.stdout + r.stderr
+        return r.returncode == 0
 
     def close(self) -> None:
         if self.mm2 is not None:
@@ -318,6 +332,30 @@ def duplicates_per_partition(log: list) -> dict[tuple[str, int], int]:
     for (t, p, _), n in seen.items():
         dups[(t, p)] += n - 1
     return dups
+
+
+def producer_order_breaks(log: list) -> list[str]:
+    """Per target partition, in offset order: a mirrored (legacy-*) record after a direct (direct-*) one, or a
+    writer's sequence number not above its previous one in that partition. Empty when order was kept."""
+    renamed = {new for new, _ in TOPICS.values()}
+    by_partition: dict[tuple[str, int], dict[int, str]] = defaultdict(dict)
+    for value, topic, partition, offset in log:
+        if topic in renamed:
+            by_partition[(topic, partition)][offset] = value
+    breaks = []
+    for (topic, partition), records in sorted(by_partition.items()):
+        direct_seen = False
+        last: dict[str, int] = {}
+        for offset in sorted(records):
+            label, _, seq = records[offset].rpartition("-")
+            if label.startswith("direct-"):
+                direct_seen = True
+            elif direct_seen:
+                breaks.append(f"{topic}[{partition}]@{offset}: {records[offset]} after a direct record")
+            if int(seq) <= last.get(label, 0):
+                breaks.append(f"{topic}[{partition}]@{offset}: {records[offset]} after {label}-{last[label]}")
+            last[label] = int(seq)
+    return breaks
 
 
 def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target: KafkaNode) -> None:
@@ -373,8 +411,15 @@ def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target
                        p.client_target, logs["group-b"])
         readers.append(new_b)
         new_b.start()
+        # The exact cutover: while the group is fenced nobody consumes it on either side, so its exact
+        # position on the renamed topics is written (0 re-read, 0 skipped); preflight's offset-sync gate
+        # for a fenced group passes only then.
         try:
-            wait_for(lambda: p.preflight_ok("group-b"), 60, "preflight: group-b offsets converged while fenced")
+            wait_for(lambda: p.align("group-b"), 60, "ferry cutover align --group group-b", interval=2)
+        except AssertionError:
+            raise AssertionError(f"align never succeeded: {p.last_align}") from None
+        try:
+            wait_for(lambda: p.preflight_ok("group-b"), 60, "preflight: group-b exact while fenced")
         except AssertionError:
             raise AssertionError(f"preflight never passed: {p.last_preflight}") from None
         assert new_b.first_at is None, "a fenced group consumed"
@@ -388,8 +433,11 @@ def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target
         p.wait_routes()
         wait_for(lambda: new_b.first_at, 60, "group-b consuming on the target after the fence")
 
-        # 4. cut over the producers: new ids, renamed topics; they now write to the target.
-        p.migration(a="    cutover: true", b="    cutover: true", producers="    cutover: true")
+        # 4. the producers, through a fence: the PR fences their new ids; the team stops the legacy
+        #    instances and starts the new ones (held by the fence, their records wait in the client);
+        #    preflight's mirror-drained gate passes once every legacy record is on the target; the
+        #    cutover PR then releases them onto the target, after the last mirrored record.
+        p.migration(a="    cutover: true", b="    cutover: true", producers="    fence: true")
         p.render()
         p.wait_routes()
         for w in writers:
@@ -399,6 +447,15 @@ def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target
         for w in new_writers:
             w.start()
         writers += new_writers
+        try:
+            wait_for(lambda: p.preflight_ok("writers", ("mirror-drained",)), 60, "preflight: mirror drained")
+        except AssertionError:
+            raise AssertionError(f"mirror-drained never passed: {p.last_preflight}") from None
+        assert not any(w.acked for w in new_writers), "a fenced producer wrote"
+        p.migration(a="    cutover: true", b="    cutover: true", producers="    cutover: true")
+        p.render()
+        p.wait_routes()
+        wait_for(lambda: all(w.acked for w in new_writers), 60, "the producers writing to the target")
         time.sleep(3)
 
         # 5. complete: mirroring disappears from rendered/ (MM2 stops), routes stay on target.
@@ -428,7 +485,13 @@ def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target
     assert lost == {"group-a": 0, "group-b": 0}
     dups = {g: duplicates_per_partition(logs[g]) for g in logs}
     max_dup = max(max(d.values(), default=0) for d in dups.values())
-    assert max_dup <= LAG_MAX, dups
+    assert max_dup <= LAG_MAX, dups  # the unfenced group: MM2's translation, bounded by offset.lag.max
+    fenced_max_dup = max(dups["group-b"].values(), default=0)
+    assert fenced_max_dup == 0, dups["group-b"]  # the fenced group, aligned exactly: nothing re-read
+    # The producer switch through the fence kept order: on every target partition, every mirrored record
+    # (legacy-*) comes before the first direct one (direct-*), and each writer's sequence only grows.
+    order_breaks = producer_order_breaks(logs["group-b"])
+    assert order_breaks == [], order_breaks[:5]
     # consumers on the target saw mirrored messages (written to legacy after they moved) and direct ones
     a_on_target = {v for v, t, *_ in logs["group-a"] if t == "shop.order.created.v1"}
     assert any(v.startswith("legacy-orders-") for v in a_on_target)
@@ -452,5 +515,6 @@ def test_seamless_migration_end_to_end(tmp_path: Path, legacy: KafkaNode, target
     assert "'orders-reader'" in " ".join(json.loads(r.stdout)["unmatched_on_legacy"])
 
     RESULT_FILE.parent.mkdir(exist_ok=True)
-    RESULT_FILE.write_text(json.dumps({"lost": sum(lost.values()), "max_dup_per_partition": max_dup,
+    RESULT_FILE.write_text(json.dumps({"lost": sum(lost.values()), "fenced_max_dup": fenced_max_dup,
+                                       "order_breaks": len(order_breaks), "max_dup_per_partition": max_dup,
                                        "dup_bound": LAG_MAX, "cutover_s": round(cutover_s, 2)}))
