@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "deploy" / "images"
 PROXY_DOCKERFILE = IMAGES / "ferry-proxy" / "Dockerfile"
 MM2_DOCKERFILE = IMAGES / "ferry-mirrormaker2" / "Dockerfile"
+STRIMZI_DOCKERFILE = IMAGES / "ferry-mirrormaker2-strimzi" / "Dockerfile"
 SLIM = {"ferry-proxy", "uvloop", "prometheus-client"}
 
 
@@ -167,6 +168,38 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
               if r["event"] == "connection" and r["outcome"] == "forwarded"}
     assert routed["image.moved.producer"] == "target" and routed["image.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
+
+
+# ---- the Strimzi variant: no Strimzi image runs here; its own stage is built and its promises read
+
+
+def test_the_strimzi_image_adds_the_policy_jar_to_the_base_the_operator_runs(tmp_path: Path) -> None:
+    import zipfile
+
+    from compiler.models import Images
+    from compiler.render import POLICY_CLASS
+
+    instructions = _instructions(STRIMZI_DOCKERFILE)
+    # The base is a required build argument: declared before the first FROM, without a default.
+    assert [i.args for i in instructions if i.stage == -1] == ["STRIMZI_KAFKA_IMAGE"]
+    final = final_stage(instructions)
+    assert final[0].args == "${STRIMZI_KAFKA_IMAGE}"
+    (user,) = [i.args for i in final if i.keyword == "USER"]
+    assert user.isdigit() and int(user) > 0
+    labels = " ".join(i.args for i in final if i.keyword == "LABEL")
+    for key in ("title", "description", "version", "revision", "base.name"):
+        assert f"org.opencontainers.image.{key}=" in labels
+    # Strimzi starts its own scripts: the image keeps the base's entrypoint and command.
+    assert not [i for i in final if i.keyword in ("ENTRYPOINT", "CMD")]
+    copies = [i for i in final if i.keyword == "COPY"]
+    assert [(c.flags, c.args.split()[-1]) for c in copies] == [
+        (("--from=policy",), "/opt/kafka/libs/ferry-rename-policy.jar")]
+    # The build stage, run as written: the policy jar with the class the rendered resources name.
+    image = FakeRoot(tmp_path / "root", REPO)
+    image.build([i for i in instructions if i.stage == 0], clean_env())
+    with zipfile.ZipFile(image.path("/opt/kafka/libs/ferry-rename-policy.jar")) as jar:
+        assert POLICY_CLASS.replace(".", "/") + ".class" in jar.namelist()
+    assert Images().mirrormaker_strimzi.split("/")[-1].startswith("ferry-mirrormaker2-strimzi:")
 
 
 # ---- (b) the MirrorMaker 2 image, run

@@ -52,7 +52,8 @@ def test_images_workflow_pushes_every_image_on_a_tag() -> None:
     assert wf["permissions"]["packages"] == "write"
     (job,) = wf["jobs"].values()
     images = sorted(p.name for p in (REPO / "deploy" / "images").iterdir() if (p / "Dockerfile").is_file())
-    assert sorted(job["strategy"]["matrix"]["image"]) == images == ["ferry-mirrormaker2", "ferry-proxy"]
+    assert sorted(job["strategy"]["matrix"]["image"]) == images == [
+        "ferry-mirrormaker2", "ferry-mirrormaker2-strimzi", "ferry-proxy"]
     (build,) = [s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action@")]
     assert build["with"]["push"] is True and build["with"]["context"] == "."
     assert build["with"]["file"] == "deploy/images/${{ matrix.image }}/Dockerfile"
