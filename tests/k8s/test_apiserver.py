@@ -113,8 +113,26 @@ DEPLOYMENT: dict[str, Any] = {
     },
 }
 
+# The other kinds the charts create, each as small as the server accepts.
+CONFIGMAP: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "ferry-routes", "namespace": "default"},
+                             "data": {"gw.routes.json": "{}"}}
+SERVICE: dict[str, Any] = {"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "ferry-proxy", "namespace": "default"},
+                           "spec": {"selector": {"app": "ferry-proxy"}, "ports": [{"name": "kafka", "port": 9092}]}}
+SERVICEACCOUNT: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount",
+                                  "metadata": {"name": "ferry-proxy", "namespace": "default"},
+                                  "automountServiceAccountToken": False}
+PDB: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                       "metadata": {"name": "ferry-proxy", "namespace": "default"},
+                       "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "ferry-proxy"}}}}
+NETWORKPOLICY: dict[str, Any] = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                                 "metadata": {"name": "ferry-proxy", "namespace": "default"},
+                                 "spec": {"podSelector": {"matchLabels": {"app": "ferry-proxy"}},
+                                          "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 9092}]}]}}
 VALID = {"AppProject": APPPROJECT, "Application": APPLICATION, "KafkaMirrorMaker2": MIRRORMAKER2,
-         "Deployment": DEPLOYMENT}
+         "Deployment": DEPLOYMENT, "ConfigMap": CONFIGMAP, "Service": SERVICE, "ServiceAccount": SERVICEACCOUNT,
+         "PodDisruptionBudget": PDB, "NetworkPolicy": NETWORKPOLICY}
 
 
 def broken(obj: dict[str, Any], path: list[str | int], value: Any = None, *, delete: bool = False) -> dict[str, Any]:
@@ -150,6 +168,16 @@ BROKEN = [
      [".spec.replicas: expected numeric"]),
     ("KafkaMirrorMaker2", "unknown field", broken(MIRRORMAKER2, ["spec", "mirrors", 0, "topicPattern"], "orders"),
      [".spec.mirrors[0].topicPattern: field not declared in schema"]),
+    ("ConfigMap", "wrong type", broken(CONFIGMAP, ["data", "gw.routes.json"], 7),
+     [".data.gw.routes.json: expected string"]),
+    ("Service", "required field missing", broken(SERVICE, ["spec", "ports", 0, "port"], delete=True),
+     ["spec.ports[0].port: Invalid value: 0"]),
+    ("ServiceAccount", "unknown field", broken(SERVICEACCOUNT, ["automountToken"], False),
+     [".automountToken: field not declared in schema"]),
+    ("PodDisruptionBudget", "conflicting fields", broken(PDB, ["spec", "minAvailable"], 1),
+     ["minAvailable and maxUnavailable cannot be both set"]),
+    ("NetworkPolicy", "invalid value", broken(NETWORKPOLICY, ["spec", "policyTypes"], ["Sideways"]),
+     ['spec.policyTypes[0]: Unsupported value: "Sideways"']),
     ("Deployment", "required field missing", broken(DEPLOYMENT, ["spec", "selector"], delete=True),
      ["spec.selector", "Required value"]),
     ("Deployment", "wrong type", broken(DEPLOYMENT, ["spec", "replicas"], "two"), [".spec.replicas: expected numeric"]),
