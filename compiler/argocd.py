@@ -133,15 +133,17 @@ def app_project(argo: ArgoCD) -> dict[str, Any]:
     }
 
 
-def argocd_objects(org: Org) -> dict[str, dict[str, Any]]:
-    """{path under rendered/: object}; empty when the policy has no `delivery.argocd`."""
+def argocd_objects(org: Org) -> dict[str, tuple[tuple[str, ...], dict[str, Any]]]:
+    """{path under rendered/: (the spec files it comes from, object)}; empty without `delivery.argocd`."""
     delivery = org.specs.policy.model.delivery
     argo = delivery.argocd
     if argo is None:
         return {}
-    out = {"argocd/project.yaml": app_project(argo), "argocd/root.yaml": root_application(argo)}
+    policy: tuple[str, ...] = (org.specs.source_name(org.specs.policy),)
+    out = {"argocd/project.yaml": (policy, app_project(argo)), "argocd/root.yaml": (policy, root_application(argo))}
     for gw in org.gateways:
-        out[f"argocd/apps/proxy-{gw.table.gateway}.yaml"] = proxy_application(argo, gw)
-    for flow in org.flows:
-        out[f"argocd/apps/mm2-{flow.name}.yaml"] = mirrormaker_application(argo, flow, delivery.mirrormaker)
+        out[f"argocd/apps/proxy-{gw.table.gateway}.yaml"] = ((*gw.sources, *policy), proxy_application(argo, gw))
+    for flow in org.flows:  # a flow's sources hold the policy already
+        out[f"argocd/apps/mm2-{flow.name}.yaml"] = (flow.sources,
+                                                     mirrormaker_application(argo, flow, delivery.mirrormaker))
     return out

@@ -16,11 +16,14 @@ import jinja2
 
 from proxy.routetable import route_file_text
 
+from .argocd import argocd_objects
 from .conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES, SECRETS_ROOT
 from .cycles import no_cycle_collection
+from .manifests import yaml_documents
 from .models import Cluster, MirrorMakerDeployment
 from .org import Flow, Org, build_org
 from .spec import Specs
+from .strimzi import kafka_mirror_maker2
 
 POLICY_CLASS = "dev.ferry.mirror.RenameReplicationPolicy"
 POLICY_RENAMES_KEY = "replication.policy.ferry.renames"
@@ -253,21 +256,12 @@ def render_org(org: Org) -> dict[str, str]:
 
 def _delivery_files(org: Org) -> dict[str, str]:
     """rendered/argocd/ and rendered/strimzi/ (policy `delivery`): Kubernetes objects as YAML."""
-    from .argocd import argocd_objects  # they build on this module's connector settings
-    from .manifests import yaml_documents
-    from .strimzi import kafka_mirror_maker2
-
-    policy = org.specs.source_name(org.specs.policy)
-    files = {}
-    sources = {f"argocd/apps/proxy-{gw.table.gateway}.yaml": (*gw.sources, policy) for gw in org.gateways}
-    for flow in org.flows:
-        sources[f"argocd/apps/mm2-{flow.name}.yaml"] = flow.sources
-        if org.specs.policy.model.delivery.mirrormaker is MirrorMakerDeployment.STRIMZI:
-            resource = kafka_mirror_maker2(org, flow, {role: body["config"] for role, body in
-                                                       connect_configs(org, flow).items()})
-            files[f"strimzi/{flow.name}.yaml"] = yaml_documents([resource], header(flow.sources))
-    for path, obj in argocd_objects(org).items():
-        files[path] = yaml_documents([obj], header(sources.get(path, (policy,))))
+    files = {path: yaml_documents([obj], header(sources)) for path, (sources, obj) in argocd_objects(org).items()}
+    if org.specs.policy.model.delivery.mirrormaker is MirrorMakerDeployment.STRIMZI:
+        for flow in org.flows:
+            connectors = {role: body["config"] for role, body in connect_configs(org, flow).items()}
+            files[f"strimzi/{flow.name}.yaml"] = yaml_documents([kafka_mirror_maker2(org, flow, connectors)],
+                                                                header(flow.sources))
     return files
 
 
