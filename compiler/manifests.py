@@ -16,10 +16,19 @@ from typing import Any
 
 _BARE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+# What YAML may not carry raw inside double quotes: characters outside its printable set (TAB, LF, CR,
+# 0x20-0x7E, NEL, 0xA0-0xD7FF, 0xE000-0xFFFD, the planes above) and the line breaks YAML folds into a
+# space (NEL, and LS/PS in YAML 1.1). JSON escapes only the C0 controls.
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def _quoted(text: str) -> str:
+    """A double-quoted YAML scalar: JSON's escaping, plus \\uXXXX for what YAML may not carry raw."""
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) and key.lower() not in _YAML11_WORDS else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.match(key) and key.lower() not in _YAML11_WORDS else _quoted(key)
 
 
 def _scalar(value: Any) -> str:
@@ -28,7 +37,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _quoted(value)
     raise TypeError(f"no YAML form for {type(value).__name__}")
 
 
