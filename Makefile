@@ -56,7 +56,7 @@ typecheck: setup
 ## e2e: the end-to-end migration alone; its last line is machine-readable
 e2e: setup
 	$(BIN)/pytest tests/e2e -q -p no:randomly
-	@$(BIN)/python -c "import json; r = json.load(open('.ferry/e2e-result.json')); print('e2e_migration lost={lost} fenced_max_dup={fenced_max_dup} order_breaks={order_breaks} max_dup_per_partition={max_dup_per_partition} dup_bound={dup_bound} cutover_s={cutover_s}'.format(**r))"
+	@$(BIN)/python -c "import json; r = json.load(open('.ferry/e2e-result.json')); print('e2e_migration lost={lost} fenced_max_dup={fenced_max_dup} unfenced_max_dup={unfenced_max_dup} dup_bound={dup_bound} order_violations_fenced={order_violations_fenced} cutover_s={cutover_s}'.format(**r))"
 
 bench: setup
 	$(BIN)/python bench/compile_scale.py
