@@ -231,25 +231,38 @@ def cutover_group() -> None:
 @click.option("--connections", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="JSON with a `clusters` section (e.g. .ferry/sandbox.json) overriding addresses and credentials.")
 @click.option("--group", help="Only this fenced consumer group.")
+@click.option("--fenced-since", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="An earlier rendered tree (e.g. the previous commit's rendered/): only the groups whose fence "
+                   "its route files do not have yet, the ones the change since put into the fence.")
 @click.option("--dry-run", is_flag=True, help="Compute and show the offsets; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def cutover_align(specs_dir: Path, connections: Path | None, group: str | None, dry_run: bool, fmt: str) -> None:
+def cutover_align(specs_dir: Path, connections: Path | None, group: str | None, fenced_since: Path | None,
+                  dry_run: bool, fmt: str) -> None:
     """Write each fenced group's exact position on the renamed topics to the target cluster."""
     import json
 
     from .live.align import format_alignment
     from .live.connections import ClusterConnectionError, Connections
-    from .live.cutover import run_align
+    from .live.cutover import entered_fence, fenced_groups, run_align
+    from .live.preflight import routes_in_force
 
     specs = _validated(specs_dir)
+    selected = fenced_groups(specs, group)
+    if group is not None and not selected:
+        raise click.BadParameter(f"{group!r} is not a fenced group (fence: true, not cut over) of an active "
+                                 "migration", param_hint="--group")
+    if fenced_since is not None:
+        selected = entered_fence(selected, routes_in_force(fenced_since, specs))
+        if fmt == "text":
+            if not selected:
+                click.echo(f"no group entered the fence since {fenced_since}: nothing to align")
+                return
+            click.echo(f"entered the fence since {fenced_since}: {', '.join(g.name for g in selected)}", err=True)
     try:
-        groups = run_align(specs, Connections(specs.clusters.model.clusters, connections), group, dry_run)
+        groups = run_align(Connections(specs.clusters.model.clusters, connections), selected, dry_run)
     except ClusterConnectionError as exc:
         click.echo(f"ferry cutover align: {exc}", err=True)
         sys.exit(1)
-    if group is not None and not groups:
-        raise click.BadParameter(f"{group!r} is not a fenced group (fence: true, not cut over) of an active "
-                                 "migration", param_hint="--group")
     if fmt == "json":
         click.echo(json.dumps({"dry_run": dry_run, "groups": [g.as_dict() for g in groups],
                                "refused": sum(g.refused for g in groups)}, indent=2))

@@ -62,7 +62,8 @@ def up(specs_dir: Path, state_dir: Path, timeout: float, no_proxy: bool) -> None
 def sync(specs_dir: Path, state_dir: Path, timeout: float) -> None:
     """Apply the edited specs to the running sandbox, as CI and Argo CD do in production: validate
     (on errors change nothing), render, hot-reload each proxy's routes, restart only the MirrorMaker 2
-    flows whose config changed; print what changed."""
+    flows whose config changed, run `ferry cutover align` for the groups the edit fenced; print what
+    changed (a refused alignment is printed with how to rerun it, not a failure)."""
     from .errors import SandboxError
     from .stack import sync as apply
 

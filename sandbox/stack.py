@@ -38,6 +38,9 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from compiler.diagnostics import format_text
+from compiler.live.connections import ClusterConnectionError, Connections
+from compiler.live.cutover import FencedGroup, entered_fence, fenced_groups, run_align
+from compiler.live.preflight import routes_in_force
 from compiler.models import SaslMechanism, SecurityProtocol
 from compiler.org import Flow, Org, build_org
 from compiler.output import read_tree, write_tree
@@ -435,7 +438,8 @@ def sync(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float
     Validate (on errors raise and change nothing); render; swap each gateway's localised route file in
     place and wait until its proxy serves the new version (a hot reload: the proxy keeps running and so
     do its connections); restart only the MirrorMaker 2 flows whose localised config changed, start new
-    flows, stop removed ones. Clusters are not added or removed (that is ``down`` + ``up``). Idempotent:
+    flows, stop removed ones; then align the groups whose fence is new since the last applied tree
+    (``align_entering``). Clusters are not added or removed (that is ``down`` + ``up``). Idempotent:
     a second call changes nothing and says so.
     """
     state_dir = state_dir.absolute()
@@ -455,6 +459,7 @@ def sync(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float
     site = Site(state_dir, lib=ensure_kafka_lib(), policy_jar=ensure_policy_jar())
     report = SyncReport()
     applied = read_tree(site.applied) if site.applied.is_dir() else {}
+    entering = entered_fence(fenced_groups(specs), routes_in_force(site.applied, specs) if applied else {})
     report.plan = format_plan(plan_changes(applied, rendered)).rstrip("\n").splitlines()
     deadline = time.monotonic() + timeout
     bootstraps = {name: rec["bootstrap"] for name, rec in state["clusters"].items()}
@@ -472,7 +477,37 @@ def sync(specs_dir: Path, state_dir: Path, *, echo: Echo = print, timeout: float
     report.actions += _sync_mirrors(state, org, rendered, bootstraps, site, deadline, echo)
     write_tree(rendered, site.applied)
     write_state(state_dir, state)
+    if entering:
+        report.actions += align_entering(specs, entering, state_dir, specs_dir)
     return report
+
+
+def align_entering(specs: Specs, groups: list[FencedGroup], state_dir: Path, specs_dir: Path) -> list[str]:
+    """`ferry cutover align` (the same code) for the groups this sync put into the fence: each group's exact
+    position written to the target, or why not. A refusal (its legacy instances not gone yet, the mirror
+    behind) or an unreachable cluster does not fail the sync, whose changes are in force: it says so and how
+    to run the alignment again."""
+    def shown(path: Path) -> str:
+        return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+    connections = state_path(state_dir)
+    again = f"ferry cutover align --specs {shown(specs_dir.absolute())} --connections {shown(connections)} --group"
+    try:
+        results = run_align(Connections(specs.clusters.model.clusters, connections), groups, dry_run=False)
+    except ClusterConnectionError as exc:
+        return [f"cutover align: not run ({exc}); run `{again} {g.name}`" for g in groups]
+    lines = []
+    for g in results:
+        if g.refused:
+            lines.append(f"cutover align {g.group}: refused, nothing written: {'; '.join(g.refusals())}; the sync "
+                         f"is done, run `{again} {g.group}` once that is resolved")
+            continue
+        written = sorted(g.to_write().items())
+        lines.append(f"cutover align {g.group}: entered the fence; wrote {len(written)} exact offset(s) to "
+                     f"{g.target}, read back equal" + (": " if written else ""))
+        by_target = {(p.target_topic, p.partition): p for p in g.partitions}
+        lines += [f"  {t}[{p}] {by_target[(t, p)].legacy_offset} on {g.source} -> {o}" for (t, p), o in written]
+    return lines
 
 
 def _sync_proxies(state: dict[str, Any], org: Org, rendered: Mapping[str, str], bootstraps: Mapping[str, str],

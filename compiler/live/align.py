@@ -379,6 +379,12 @@ class GroupAlignment:
     def refused(self) -> bool:
         return bool(self.refused_group) or any(p.status == "refused" for p in self.partitions)
 
+    def refusals(self) -> list[str]:
+        """Why nothing was written: the group's reason, or each refused partition's."""
+        if self.refused_group:
+            return [self.refused_group]
+        return [f"{p.topic}[{p.partition}]: {p.detail}" for p in self.partitions if p.status == "refused"]
+
     def to_write(self) -> dict[tuple[str, int], int]:
         return {(p.target_topic, p.partition): p.target_offset for p in self.partitions
                 if p.status == "aligned" and p.target_offset is not None}
@@ -411,7 +417,8 @@ def format_alignment(groups: Sequence[GroupAlignment], dry_run: bool) -> str:
     lines.append("")
     for g in groups:
         if g.refused:
-            lines.append(f"{g.group}: refused, nothing written" + (f" ({g.refused_group})" if g.refused_group else ""))
+            lines.append(f"{g.group}: refused, nothing written" + (f" ({g.refused_group})" if g.refused_group else "")
+                         + f"; once that is resolved, run `ferry cutover align --group {g.group}` again")
         elif dry_run:
             lines.append(f"{g.group}: would write {len(g.to_write())} offset(s) to {g.target} (dry run)")
         else:

@@ -15,14 +15,14 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 
-from ..index import Entry, entries
+from ..index import KIND_LABEL, Entry, entries
 from ..spec import Migration, Specs
 from .align import (
     WINDOW,
@@ -74,6 +74,14 @@ def fenced_groups(specs: Specs, group: str | None = None) -> list[FencedGroup]:
                 and (group is None or e.name == group)):
             out.append(FencedGroup(e.migration, e.name, tuple(e.topics())))
     return out
+
+
+def entered_fence(groups: Iterable[FencedGroup], before: Mapping[str, str]) -> list[FencedGroup]:
+    """Those of `groups` that an earlier rendered tree did not fence: the groups a change (a
+    merge, a `ferry sandbox sync`) put into the fence window. `before` is that tree's routes in
+    force (`preflight.routes_in_force`: rule entry -> "fence" or "target"). A tree without route
+    files fenced nobody, so then every group entered; aligning one twice writes the same offsets."""
+    return [g for g in groups if before.get(f"{KIND_LABEL['consumer_groups']} {g.name}") != "fence"]
 
 
 def _record(message: object) -> Record:
@@ -311,11 +319,13 @@ def write_offsets(reader: Reader, alignment: GroupAlignment) -> GroupAlignment:
     return replace(alignment, written=True, read_back=read_back)
 
 
-def run_align(specs: Specs, connections: Connections, group: str | None, dry_run: bool) -> list[GroupAlignment]:
+def run_align(connections: Connections, groups: Iterable[FencedGroup], dry_run: bool) -> list[GroupAlignment]:
+    """`ferry cutover align` for `groups` (`fenced_groups`, maybe `entered_fence`): each aligned,
+    and written unless refused or `dry_run`."""
     reader, rr = Reader(connections), RecordReader(connections)
     out = []
     try:
-        for fg in fenced_groups(specs, group):
+        for fg in groups:
             alignment = align_group(reader, rr, fg)
             if not alignment.refused and not dry_run:
                 alignment = write_offsets(reader, alignment)

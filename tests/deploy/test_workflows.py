@@ -5,6 +5,7 @@ options `ferry apply connect` really has."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -59,11 +60,12 @@ def test_images_workflow_pushes_every_image_on_a_tag() -> None:
     assert build["with"]["file"] == "deploy/images/${{ matrix.image }}/Dockerfile"
 
 
-def test_post_merge_applies_connect_then_refreshes_argo_cd() -> None:
+def test_post_merge_applies_connect_aligns_then_refreshes_argo_cd() -> None:
     wf = _load("post-merge.yml")
     assert wf["on"]["push"] == {"branches": ["main"], "paths": ["rendered/**"]}
     jobs = wf["jobs"]
-    assert jobs["argocd-refresh"]["needs"] == "apply-connect"
+    assert list(jobs) == ["apply-connect", "cutover-align", "argocd-refresh"]
+    assert jobs["cutover-align"]["needs"] == "apply-connect" and jobs["argocd-refresh"]["needs"] == "cutover-align"
     apply = next(s["run"] for s in jobs["apply-connect"]["steps"] if "ferry apply connect" in s.get("run", ""))
     line = next(x.strip() for x in apply.splitlines() if x.strip().startswith("ferry apply connect"))
     helped = subprocess.run([str(BIN / "ferry"), "apply", "connect", "--help"], capture_output=True, text=True,
@@ -73,10 +75,101 @@ def test_post_merge_applies_connect_then_refreshes_argo_cd() -> None:
         assert option in helped.stdout, f"post-merge.yml passes {option}, which `ferry apply connect` lacks"
     refresh = "\n".join(s.get("run", "") for s in jobs["argocd-refresh"]["steps"])
     assert "app get" in refresh and "--refresh" in refresh
-    # Credentials only by secret name, never inline.
-    env = {**jobs["argocd-refresh"]["env"], **next(s["env"] for s in jobs["apply-connect"]["steps"] if "env" in s)}
-    for key in ("ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN", "FERRY_CONNECT_URL"):
+    # The alignment: options `ferry cutover align` has; a refusal or an error does not hold the refresh back.
+    align = _align_step()
+    assert align["continue-on-error"] is True
+    line = next(x.strip() for x in align["run"].splitlines() if x.strip().startswith("ferry cutover align"))
+    helped = subprocess.run([str(BIN / "ferry"), "cutover", "align", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert helped.returncode == 0, helped.stderr
+    # The options are gathered with `set --` (the optional --connections), then passed as "$@".
+    ferry_args = [x for x in align["run"].splitlines() if x.strip().startswith("set -- ")] + [line]
+    assert '"$@"' in line and len(ferry_args) == 3
+    for option in re.findall(r"(?<![\w-])--[a-z][a-z-]+", " ".join(ferry_args)):
+        assert option in helped.stdout, f"post-merge.yml passes {option}, which `ferry cutover align` lacks"
+    assert "$RUNNER_TEMP/align.txt" in line
+    # Credentials only by secret name, never inline; the connections file is written private and removed.
+    env = {**jobs["argocd-refresh"]["env"], **next(s["env"] for s in jobs["apply-connect"]["steps"] if "env" in s),
+           **align["env"]}
+    for key in ("ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN", "FERRY_CONNECT_URL", "FERRY_CONNECTIONS"):
         assert env[key] == "${{ secrets." + key + " }}"
+    assert env["BEFORE"] == "${{ github.event.before }}"
+    assert "${{" not in "".join(s.get("run", "") for s in _steps(wf))
+    assert align["run"].index("umask 077") < align["run"].index('> "$connections"')
+    assert "trap 'rm -f \"$connections\"' EXIT" in align["run"]
+
+
+def _align_step() -> dict:
+    [step] = [s for s in _load("post-merge.yml")["jobs"]["cutover-align"]["steps"]
+              if "ferry cutover align" in s.get("run", "")]
+    return step
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=ferry-test", "-c", "user.email=ferry@example.com", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_post_merge_aligns_only_the_groups_the_merge_fenced(tmp_path: Path) -> None:
+    """The alignment step run as the runner runs it (bash -e -o pipefail, in a depth-1 checkout of the
+    pushed commit, the commit before the push fetched by the step itself). The merge fences billing-ledger
+    (the example org; the commit before has it unfenced, rendered as CI renders it): the step selects it,
+    tries the clusters the connections secret names (nothing listens: a clear error, exit 1, and the
+    secret is neither echoed nor left on disk). Pushing nothing new selects nobody and reaches no cluster."""
+    from compiler.org import build_org
+    from compiler.output import write_tree
+    from compiler.render import render_org
+    from compiler.validate import validate_specs
+
+    origin = tmp_path / "origin"
+    shutil.copytree(REPO / "specs", origin / "specs")
+    spec = origin / "specs" / "migrations" / "billing" / "invoices.yaml"
+    fenced = spec.read_text()
+    spec.write_text(fenced.replace("    fence: true\n", "", 1))
+    unfenced = validate_specs(origin / "specs").specs
+    assert unfenced is not None
+    write_tree(render_org(build_org(unfenced)), origin / "rendered")
+    _git(origin, "init", "-q", "-b", "main")
+    _git(origin, "add", "specs", "rendered")
+    _git(origin, "commit", "-q", "-m", "before: billing-ledger not fenced")
+    before = _git(origin, "rev-parse", "HEAD")
+    spec.write_text(fenced)
+    shutil.rmtree(origin / "rendered")
+    shutil.copytree(REPO / "rendered", origin / "rendered")
+    _git(origin, "add", "-A", "specs", "rendered")
+    _git(origin, "commit", "-q", "-m", "fence billing-ledger")
+    pushed = _git(origin, "rev-parse", "HEAD")
+    checkout = tmp_path / "checkout"
+    _git(tmp_path, "clone", "-q", "--depth=1", f"file://{origin}", str(checkout))
+
+    def step(before_sha: str, connections: str) -> tuple[subprocess.CompletedProcess[str], str]:
+        runner_temp = tmp_path / f"runner-{before_sha[:7]}"
+        runner_temp.mkdir()
+        summary = runner_temp / "summary.md"
+        env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "RUNNER_TEMP": str(runner_temp),
+               "GITHUB_STEP_SUMMARY": str(summary), "BEFORE": before_sha, "FERRY_CONNECTIONS": connections}
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _align_step()["run"]],
+                              cwd=checkout, env=env, capture_output=True, text=True, timeout=120)
+        assert not (runner_temp / "connections.json").exists(), "the connections file was left on the runner"
+        return done, summary.read_text()
+
+    password = "pw-never-echoed-7f3a"
+    nowhere = {"bootstrap": "127.0.0.1:9", "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+               "sasl_username": "ferry", "sasl_password": password}
+    secret = json.dumps({"clusters": dict.fromkeys(("legacy-service", "legacy-ads", "governed"), nowhere)})
+    done, summary = step(before, secret)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "entered the fence since " in out and "/before/rendered: billing-ledger\n" in out, out
+    assert "ferry cutover align: cluster 'legacy-service' (127.0.0.1:9)" in out and "Traceback" not in out, out
+    assert summary.startswith("### ferry cutover align (groups this merge fenced)\n```text\n"), summary
+    assert "billing-ledger" in summary and password not in out + summary
+
+    done, summary = step(pushed, "")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "/before/rendered: nothing to align" in done.stdout and "no group entered the fence" in summary
 
 
 def test_post_merge_refreshes_the_project_ferry_rendered(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ added to README.md or docs/ without a test here (or a named test elsewhere) fail
 ``ferry sandbox sync`` is proved here too, on the same running sandbox: a spec edit that cuts a
 consumer group over and adds a topic reaches the running proxy by hot reload (same pid, a client
 with the new id lands on the target, a client already connected is not dropped) and restarts
-only the MirrorMaker 2 flow whose config changed.
+only the MirrorMaker 2 flow whose config changed; the groups the same edit fences are aligned
+exactly (`ferry cutover align`'s code), or refused with the reason and the command to rerun.
 """
 
 from __future__ import annotations
@@ -313,9 +314,49 @@ class BackgroundProducer:
         self._thread.join(30)
 
 
+def _end(config: dict, topic: str) -> int:
+    probe = Consumer({**config, "group.id": "fresh-probe"})
+    try:
+        return int(probe.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1])
+    finally:
+        probe.close()
+
+
+def _values(config: dict, topic: str, start: int) -> list[bytes | None]:
+    """Values of topic[0] from ``start`` to its end now."""
+    end = _end(config, topic)
+    reader = Consumer({**config, "group.id": "fresh-check", "enable.auto.commit": False})
+    reader.assign([TopicPartition(topic, 0, start)])
+    out: list[bytes | None] = []
+    deadline = time.monotonic() + 30
+    try:
+        while start + len(out) < end and time.monotonic() < deadline:
+            msg = reader.poll(1.0)
+            if msg is not None and msg.error() is None:
+                out.append(msg.value())
+    finally:
+        reader.close()
+    return out
+
+
+def _fence(path: Path, group: str) -> None:
+    """The PR that opens a group's fence window."""
+    text = path.read_text()
+    head = f"  {group}:\n"
+    at = text.index(head)
+    client_ids = text.index("    client_ids:", at)
+    line_end = text.index("\n", client_ids) + 1
+    path.write_text(text[:line_end] + "    fence: true\n" + text[line_end:])
+
+
 def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
     specs = fresh_checkout.path / "specs" / "migrations" / "ads" / "impressions.yaml"
     original = specs.read_text()
+    billing = fresh_checkout.path / "specs" / "migrations" / "billing" / "invoices.yaml"
+    chat = fresh_checkout.path / "specs" / "migrations" / "chat" / "listing-alerts.yaml"
+    originals = {billing: billing.read_text(), chat: chat.read_text()}
+    legacy: dict[str, Any] = cluster_client_config({"bootstrap": "", **sandbox["clusters"]["legacy-service"]})
+    governed: dict[str, Any] = cluster_client_config({"bootstrap": "", **sandbox["clusters"]["governed"]})
     gw = sandbox["proxy"]["gateways"]["gw-ads"]
     mm2_before = {flow: rec["pid"] for flow, rec in sandbox["mm2"].items()}
     try:
@@ -338,6 +379,29 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox:
               "      unordered_ok: {by: kim@example.com, ref: ADS-2100}\n")
         _edit(specs, "  ad-conversions: ads.conversion.attributed.v1\n",
               "  ad-conversions: ads.conversion.attributed.v1\n  ad-refunds: ads.refund.issued.v1\n")
+        # Two groups enter a fence in the same sync: billing-refund-worker stopped on legacy after 5 of 12
+        # refunds (the sync aligns it), chat-history-archiver with an instance still in its group on legacy
+        # (refused, nothing written; the sync still succeeds and says how to run the alignment again).
+        refunds_start = _end(legacy, "refunds")
+        producer = Producer({**legacy, "client.id": "billing.refund-api.fresh"})
+        for i in range(12):
+            producer.produce("refunds", key=f"r{i}".encode(), value=f"refund-{i}".encode(), partition=0)
+        assert producer.flush(30) == 0
+        u = refunds_start + 5
+        stopped = Consumer({**legacy, "group.id": "billing-refund-worker", "enable.auto.commit": False})
+        stopped.commit(offsets=[TopicPartition("refunds", 0, u)], asynchronous=False)
+        stopped.close()
+        deadline = time.monotonic() + 120
+        while _end(governed, "billing.refund.requested.v1") < _end(legacy, "refunds") and time.monotonic() < deadline:
+            time.sleep(1)
+        _fence(billing, "billing-refund-worker")
+        _fence(chat, "chat-history-archiver")
+        archiver = Consumer({**legacy, "group.id": "chat-history-archiver", "client.id": "chat.history-archiver.0"})
+        archiver.subscribe(["chat-messages"])
+        deadline = time.monotonic() + 60
+        while not archiver.assignment() and time.monotonic() < deadline:
+            archiver.poll(0.5)
+        assert archiver.assignment(), "the archiver's legacy instance never joined its group"
 
         host, port = gw["listen"].rsplit(":", 1)
         held = socket.create_connection((host, int(port)), timeout=20)  # a client connected all along
@@ -351,6 +415,7 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox:
             assert steady.delivered >= 20, steady.errors
             synced = run(fresh_checkout, "ferry sandbox sync", timeout=300)
             assert synced.returncode == 0, synced.stderr
+            archiver.close()
             before_after = steady.delivered
             time.sleep(2)
             assert steady.delivered > before_after, "the connected producer stopped delivering"
@@ -367,6 +432,19 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox:
         assert f"proxy gw-ads: routes {old_version} -> " in out and "hot reload" in out
         assert "mm2 legacy-ads--governed: restarted" in out
         assert "legacy-service--governed" not in out
+        # The groups that entered the fence: one aligned exactly (the target delivers refund-5 first, then
+        # exactly what legacy still holds for it), one refused with its reason and the command to rerun.
+        (target_offset,) = _committed(AdminClient(governed), "billing-refund-worker",
+                                      "billing.refund.requested.v1").values()
+        assert ("cutover align billing-refund-worker: entered the fence; wrote 1 exact offset(s) to governed, "
+                "read back equal") in out, out
+        assert f"  billing.refund.requested.v1[0] {u} on legacy-service -> {target_offset}" in out, out
+        on_target = _values(governed, "billing.refund.requested.v1", target_offset)
+        assert on_target == _values(legacy, "refunds", u) and on_target[0] == b"refund-5", on_target
+        refusal = "cutover align chat-history-archiver: refused, nothing written: 1 member(s) still in the group on"
+        rerun = "`ferry cutover align --specs specs --connections .ferry/sandbox.json --group chat-history-archiver`"
+        assert refusal + " legacy-service" in out and f"run {rerun} once that is resolved" in out, out
+        assert _committed(AdminClient(governed), "chat-history-archiver", "chat.message.sent.v1") == {}
         state = sandbox_state(fresh_checkout)
         # The proxy was not restarted; only the changed flow was.
         assert state["proxy"]["gateways"]["gw-ads"]["pid"] == gw["pid"] and is_alive(gw)
@@ -386,6 +464,8 @@ def test_sync_cuts_a_group_over_by_hot_reload(fresh_checkout: Checkout, sandbox:
         assert sandbox_state(fresh_checkout)["mm2"] == state["mm2"]
     finally:
         specs.write_text(original)
+        for path, text in originals.items():
+            path.write_text(text)
 
 
 def test_sandbox_down_as_typed(fresh_checkout: Checkout, sandbox: dict[str, Any]) -> None:
