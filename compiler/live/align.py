@@ -99,11 +99,16 @@ def encode_offset_sync(sync: OffsetSync) -> tuple[bytes, bytes]:
 
 
 def nearest_sync(syncs: Iterable[OffsetSync], committed: int) -> OffsetSync | None:
-    """The sync with the largest legacy offset at or below `committed`; among equal legacy
-    offsets (a record copied again after MM2 restarted) the one written last."""
+    """Of the syncs at or below `committed`, the one written last: the largest target offset
+    (target offsets grow with write time). Without a re-copy that is also the largest legacy
+    offset. After a crash MM2 copies again from its last committed position r and writes a sync
+    for its first copy (r -> d, d past every earlier copy): an older sync between r and
+    `committed` would count from the first copies, and a consumer starting there would get the
+    records from r again when it reaches the second ones; counting from the run that copied last
+    avoids that (the earlier copies then make the content anchor ambiguous: refused)."""
     best: OffsetSync | None = None
     for sync in syncs:
-        if sync.upstream <= committed and (best is None or sync.upstream >= best.upstream):
+        if sync.upstream <= committed and (best is None or sync.downstream >= best.downstream):
             best = sync
     return best
 

@@ -39,6 +39,12 @@ def test_nearest_sync_prefers_the_last_written_copy() -> None:
     assert nearest_sync(syncs, 15) == OffsetSync("t", 0, 10, 30)
     assert nearest_sync(syncs, 20) == OffsetSync("t", 0, 20, 40)
     assert nearest_sync(syncs[1:], 5) is None
+    # After a crash MM2 copies 2518.. again (the sync for its first copy, 2518 -> 2589, written last): an
+    # older sync above 2518 would count from the first copies.
+    crashed = [OffsetSync("t", 0, 0, 0), OffsetSync("t", 0, 2540, 2540), OffsetSync("t", 0, 2518, 2589)]
+    assert nearest_sync(crashed, 2553) == OffsetSync("t", 0, 2518, 2589)
+    assert nearest_sync(crashed, 2530) == OffsetSync("t", 0, 2518, 2589)
+    assert nearest_sync(crashed, 2500) == OffsetSync("t", 0, 0, 0)
 
 
 def _facts(legacy: list[Record], target: list[Record], u: int, high: int, sync: OffsetSync | None) -> PartitionFacts:
