@@ -75,19 +75,32 @@ class Connections:
         self._env = os.environ if env is None else env
         self._cache: dict[str, Connection] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
+        self._file = connections_file
         if connections_file is not None:
             try:
                 self._overrides = json.loads(connections_file.read_text())["clusters"]
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ClusterConnectionError(
                     f"{connections_file}: cannot read connections ({exc}); expected JSON with a "
                     "`clusters` section like .ferry/sandbox.json"
                 ) from exc
+            if not isinstance(self._overrides, dict) or not all(isinstance(o, dict) for o in self._overrides.values()):
+                raise ClusterConnectionError(
+                    f"{connections_file}: `clusters` must map each cluster name to an object "
+                    '({"bootstrap": "host:port", …}) like .ferry/sandbox.json'
+                )
 
     def get(self, name: str) -> Connection:
         if name not in self._cache:
             if name in self._overrides:
                 o = self._overrides[name]
+                needed = ["bootstrap", *(["sasl_username", "sasl_password"] if o.get("sasl_mechanism") else [])]
+                missing = [key for key in needed if not isinstance(o.get(key), str) or not o[key]]
+                if missing:  # names the keys only: never a value, which may be a password
+                    raise ClusterConnectionError(
+                        f"{self._file}: cluster {name!r} has no {', '.join(f'`{k}`' for k in missing)} "
+                        "(a non-empty string each); add it, as in .ferry/sandbox.json"
+                    )
                 config = {
                     "bootstrap.servers": o["bootstrap"],
                     "security.protocol": o.get("security_protocol", "PLAINTEXT"),
