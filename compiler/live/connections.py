@@ -78,17 +78,18 @@ class Connections:
         self._file = connections_file
         if connections_file is not None:
             try:
-                self._overrides = json.loads(connections_file.read_text())["clusters"]
+                loaded: Any = json.loads(connections_file.read_text())["clusters"]
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ClusterConnectionError(
                     f"{connections_file}: cannot read connections ({exc}); expected JSON with a "
                     "`clusters` section like .ferry/sandbox.json"
                 ) from exc
-            if not isinstance(self._overrides, dict) or not all(isinstance(o, dict) for o in self._overrides.values()):
+            if not isinstance(loaded, dict) or not all(isinstance(o, dict) for o in loaded.values()):
                 raise ClusterConnectionError(
                     f"{connections_file}: `clusters` must map each cluster name to an object "
                     '({"bootstrap": "host:port", …}) like .ferry/sandbox.json'
                 )
+            self._overrides = loaded
 
     def get(self, name: str) -> Connection:
         if name not in self._cache:
