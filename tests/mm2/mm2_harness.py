@@ -115,6 +115,27 @@ def make_flow(work: Path, token: str, bootstraps: Mapping[str, str], secrets_dir
     )
 
 
+def write_base_specs(root: Path, source: str, secret: str) -> None:
+    """tests/mm2/specs' clusters.yaml and policy.yaml under ``root`` with the legacy cluster named ``source``,
+    the target's Secret named ``secret`` (a module's own flow beside the others'), and MM2 flushing offsets
+    every second (so a quiet group's last offset sync lands quickly); ``root/migrations/shop/`` made."""
+    (root / "migrations" / "shop").mkdir(parents=True)
+    clusters = (SPECS / "clusters.yaml").read_text().replace("legacy-service", source)
+    (root / "clusters.yaml").write_text(clusters.replace("kafka-governed-mirrormaker", secret))
+    policy = (SPECS / "policy.yaml").read_text().replace(
+        "offset_lag_max: 20", "offset_lag_max: 20\n  offset_flush_interval_seconds: 1")
+    (root / "policy.yaml").write_text(policy)
+
+
+def commit_offsets(config: Mapping[str, str], group: str, topic: str, offsets: Mapping[int, int]) -> None:
+    """Commit ``offsets`` for ``group`` without joining it: the last commit of a stopped (fenced) group."""
+    consumer = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
+    finally:
+        consumer.close()
+
+
 def localise_flow(work: Path, rendered: Mapping[str, str], nodes: tuple[KafkaNode, KafkaNode],
                   aliases: tuple[str, str] = (SOURCE, TARGET), secret: str = SECRET) -> tuple[Path, Path]:
     """The flow's rendered MM2 properties localised to the session's two nodes (the target's credentials in a

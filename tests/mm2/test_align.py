@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from compiler.live.connections import Connections
 from compiler.live.cutover import RecordReader, sync_topic
 from ferry_testing import run_ferry
-from mm2_harness import PROCESSES, SPECS, localise_flow, render
+from mm2_harness import PROCESSES, commit_offsets, end_offsets, localise_flow, render, write_base_specs
 from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -40,12 +40,7 @@ TWELVE_U = {0: 0, 1: 1, 2: 5, 4: 14, 5: 15, 6: 7, 8: 9, 9: 3, 10: 12, 11: 15}  #
 
 
 def _specs(root: Path, u: str) -> None:
-    (root / "migrations" / "shop").mkdir(parents=True)
-    clusters = (SPECS / "clusters.yaml").read_text().replace("legacy-service", SOURCE)
-    (root / "clusters.yaml").write_text(clusters.replace("kafka-governed-mirrormaker", SECRET))
-    policy = (SPECS / "policy.yaml").read_text().replace("offset_lag_max: 20", "offset_lag_max: 20\n  "
-                                                          "offset_flush_interval_seconds: 1")
-    (root / "policy.yaml").write_text(policy)
+    write_base_specs(root, SOURCE, SECRET)
     topics = {"one": 1, "twelve": 12, "txn": 1, "compact": 1, "far": 1, "live": 1}
     groups = {"one": "one", "twelve": "twelve", "txn": "txn", "txnend": "txn", "compact": "compact", "far": "far",
               "live": "live"}
@@ -79,7 +74,7 @@ class Env:
 
     def read(self, cluster: str, topic: str, p: int, start: int) -> list[tuple]:
         config = self.legacy if cluster == SOURCE else self.target
-        high = _ends(config, topic)[p]
+        high = end_offsets(config, topic)[p]
         records, _ = self.reader.read(cluster, topic, p, start, high)
         return [r.content() for r in records]
 
@@ -92,14 +87,6 @@ class Env:
             target = self.read(TARGET, self.new(t), p, row["target_offset"])
             assert target == legacy, f"{t}[{p}] U={u} T={row['target_offset']}: {len(legacy)} vs {len(target)}"
 
-
-def _ends(config: Mapping[str, str], topic: str) -> dict[int, int]:
-    c = Consumer({**config, "group.id": "ends", "log_level": 0})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
 
 
 def _produce(config: Mapping[str, str], topic: str, items: list[tuple[int, bytes | None, bytes]]) -> None:
@@ -117,13 +104,6 @@ def _create(config: Mapping[str, str], topic: str, partitions: int = 1,
     admin.create_topics([NewTopic(topic, partitions, 1, config=dict(settings or {}))])[topic].result(15)
 
 
-def _commit(config: Mapping[str, str], group: str, topic: str, offsets: dict[int, int]) -> None:
-    c = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
-    try:
-        c.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
-    finally:
-        c.close()
-
 
 def _committed(config: Mapping[str, str], group: str, topic: str, p: int = 0) -> int:
     c = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
@@ -136,10 +116,10 @@ def _committed(config: Mapping[str, str], group: str, topic: str, p: int = 0) ->
 def _fill(legacy: dict[str, str], u: str) -> None:
     _create(legacy, f"{u}-one")
     _produce(legacy, f"{u}-one", [(0, f"k{i % 3}".encode(), b"same") for i in range(40)])  # identical payloads
-    _commit(legacy, f"{u}-g-one", f"{u}-one", {0: 17})
+    commit_offsets(legacy, f"{u}-g-one", f"{u}-one", {0: 17})
     _create(legacy, f"{u}-twelve", 12)
     _produce(legacy, f"{u}-twelve", [(p, b"k", f"{p}-{i}".encode()) for p in range(12) for i in range(15)])
-    _commit(legacy, f"{u}-g-twelve", f"{u}-twelve", TWELVE_U)
+    commit_offsets(legacy, f"{u}-g-twelve", f"{u}-twelve", TWELVE_U)
     # Transactional: 10 committed (0-9, marker 10), 5 aborted (11-15, marker 16), 10 committed (17-26, marker 27).
     _create(legacy, f"{u}-txn")
     tx = Producer({**legacy, "transactional.id": f"{u}-tx", "linger.ms": 5})
@@ -150,20 +130,20 @@ def _fill(legacy: dict[str, str], u: str) -> None:
             tx.produce(f"{u}-txn", key=b"k", value=f"{commit}-{i}".encode())
         assert tx.flush(30) == 0  # written before the abort: aborting purges what is still queued
         (tx.commit_transaction if commit else tx.abort_transaction)(30)
-    _commit(legacy, f"{u}-g-txn", f"{u}-txn", {0: 10})      # at a marker: next copied record is aborted 11
-    _commit(legacy, f"{u}-g-txnend", f"{u}-txn", {0: 28})   # legacy's end, after the last marker
+    commit_offsets(legacy, f"{u}-g-txn", f"{u}-txn", {0: 10})      # at a marker: next copied record is aborted 11
+    commit_offsets(legacy, f"{u}-g-txnend", f"{u}-txn", {0: 28})   # legacy's end, after the last marker
     # Compacted before MM2 reads it: k0-k9 x5 (0-49), then k0-k4 again (50-54), then a record that rolls
     # the segment. The cleaner keeps 45-49 and 50-54: offsets 0-44 are gaps.
     _create(legacy, f"{u}-compact", settings={"cleanup.policy": "compact", "segment.ms": "100",
                                               "min.cleanable.dirty.ratio": "0.01", "min.compaction.lag.ms": "0"})
     _produce(legacy, f"{u}-compact", [(0, f"k{i % 10}".encode(), f"v{i}".encode()) for i in range(55)])
-    _commit(legacy, f"{u}-g-compact", f"{u}-compact", {0: 20})
+    commit_offsets(legacy, f"{u}-g-compact", f"{u}-compact", {0: 20})
     _create(legacy, f"{u}-far")
     _produce(legacy, f"{u}-far", [(0, f"k{i % 7}".encode(), f"far-{i}".encode()) for i in range(3000)])
-    _commit(legacy, f"{u}-g-far", f"{u}-far", {0: 100})
+    commit_offsets(legacy, f"{u}-g-far", f"{u}-far", {0: 100})
     _create(legacy, f"{u}-live")
     _produce(legacy, f"{u}-live", [(0, b"k", f"live-{i}".encode()) for i in range(20)])
-    _commit(legacy, f"{u}-g-live", f"{u}-live", {0: 5})
+    commit_offsets(legacy, f"{u}-g-live", f"{u}-live", {0: 5})
     time.sleep(0.3)
     _produce(legacy, f"{u}-compact", [(0, b"roll", b"roll")])
 
@@ -194,10 +174,10 @@ def env(sandbox_nodes, policy_jar, kafka_lib, tmp_path_factory):
             mm2.check_alive()
             for t in ("one", "twelve", "txn", "compact", "far", "live"):
                 try:
-                    ends = _ends(target, e.new(t))
+                    ends = end_offsets(target, e.new(t))
                 except (KeyError, KafkaException):  # not created yet, or its leader not known yet
                     return False
-                for p, high in _ends(legacy, f"{u}-{t}").items():
+                for p, high in end_offsets(legacy, f"{u}-{t}").items():
                     if len(reader.read(SOURCE, f"{u}-{t}", p, 0, high)[0]) != ends.get(p, 0):
                         return False
             return True
@@ -235,10 +215,10 @@ def test_transactional_topic_markers_and_an_aborted_transaction(env: Env) -> Non
     assert code == 0, json.dumps(g["refused"] or g["partitions"])
     env.assert_exact("txn", {0: 10}, g)
     assert g["partitions"][0]["target_offset"] == 10  # the copy of aborted record 11: markers are not copied
-    assert _ends(env.legacy, f"{env.u}-txn")[0] == 28
+    assert end_offsets(env.legacy, f"{env.u}-txn")[0] == 28
     code, g = env.align("txnend")
     assert code == 0, json.dumps(g["refused"] or g["partitions"])
-    assert g["partitions"][0]["target_offset"] == _ends(env.target, env.new("txn"))[0] == 25
+    assert g["partitions"][0]["target_offset"] == end_offsets(env.target, env.new("txn"))[0] == 25
     env.assert_exact("txn", {0: 28}, g)
 
 
@@ -285,7 +265,7 @@ def test_group_far_behind_and_older_than_every_kept_sync(env: Env) -> None:
     topic = sync_topic(SOURCE)
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"cleanup.policy": "compact,delete"})
     admin.alter_configs([resource])[resource].result(15)
-    ends = _ends(env.target, topic)
+    ends = end_offsets(env.target, topic)
     futures = admin.delete_records([TopicPartition(topic, p, o) for p, o in ends.items()])
     for f in futures.values():
         f.result(15)

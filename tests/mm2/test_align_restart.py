@@ -44,7 +44,15 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from compiler.live.connections import Connections
 from compiler.live.cutover import RecordReader
 from ferry_testing import run_ferry
-from mm2_harness import PROCESSES, SPECS, BackgroundProducer, localise_flow, render
+from mm2_harness import (
+    PROCESSES,
+    BackgroundProducer,
+    commit_offsets,
+    end_offsets,
+    localise_flow,
+    render,
+    write_base_specs,
+)
 from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -62,12 +70,7 @@ KILL_GROUPS = 5
 
 
 def _specs(root: Path, u: str) -> None:
-    (root / "migrations" / "shop").mkdir(parents=True)
-    clusters = (SPECS / "clusters.yaml").read_text().replace("legacy-service", SOURCE)
-    (root / "clusters.yaml").write_text(clusters.replace("kafka-governed-mirrormaker", SECRET))
-    policy = (SPECS / "policy.yaml").read_text().replace("offset_lag_max: 20", "offset_lag_max: 20\n  "
-                                                          "offset_flush_interval_seconds: 1")
-    (root / "policy.yaml").write_text(policy)
+    write_base_specs(root, SOURCE, SECRET)
     groups = "\n".join(f"  {u}-g-{g}: {{topics: [{u}-{t}], client_ids: ['shop.g{g}.*'], fence: true}}"
                        for g, t in [("before", "r"), ("during", "r"), ("new", "r")]
                        + [(f"kill{i}", "k") for i in range(KILL_GROUPS)])
@@ -113,7 +116,7 @@ class Env:
         return r.returncode, group
 
     def contents(self, cluster: str, topic: str, p: int, start: int) -> list[tuple]:
-        high = _ends(self.legacy if cluster == SOURCE else self.target, topic)[p]
+        high = end_offsets(self.legacy if cluster == SOURCE else self.target, topic)[p]
         records, _ = self.reader.read(cluster, topic, p, start, high)
         return [r.content() for r in records]
 
@@ -132,14 +135,6 @@ class Env:
         return {p: rows[p]["target_offset"] for p in u}
 
 
-def _ends(config: Mapping[str, str], topic: str) -> dict[int, int]:
-    c = Consumer({**config, "group.id": "ends", "log_level": 0})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
-
 
 def _committed(config: Mapping[str, str], group: str, topic: str) -> dict[int, int]:
     c = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
@@ -149,14 +144,6 @@ def _committed(config: Mapping[str, str], group: str, topic: str) -> dict[int, i
     finally:
         c.close()
 
-
-def _commit(config: Mapping[str, str], group: str, topic: str, offsets: Mapping[int, int]) -> None:
-    """The group's last commit on legacy; it has no member (stopped, as a fence leaves it)."""
-    c = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
-    try:
-        c.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
-    finally:
-        c.close()
 
 
 def _produce_plain(config: Mapping[str, str], topic: str) -> None:
@@ -210,7 +197,7 @@ def _wait_mirrored(env: Env, ends: Mapping[int, int]) -> None:
     def copied() -> bool:
         env.mm2.check_alive()
         try:
-            return _ends(env.target, env.new) == dict(ends)
+            return end_offsets(env.target, env.new) == dict(ends)
         except (KeyError, KafkaException):  # not created yet, or its leader not known yet
             return False
 
@@ -220,8 +207,8 @@ def _wait_mirrored(env: Env, ends: Mapping[int, int]) -> None:
 def test_alignment_is_exact_across_a_mirrormaker_restart(env: Env, timings: dict[str, float]) -> None:
     _wait_mirrored(env, dict.fromkeys(range(PARTITIONS), PLAIN))
     # Fence: the groups stop on legacy. `before` is aligned while MM2 runs.
-    _commit(env.legacy, env.group("before"), env.topic, U_BEFORE)
-    _commit(env.legacy, env.group("during"), env.topic, U_DURING)
+    commit_offsets(env.legacy, env.group("before"), env.topic, U_BEFORE)
+    commit_offsets(env.legacy, env.group("during"), env.topic, U_DURING)
     code, g = env.align("before")
     assert code == 0, json.dumps(g)
     aligned_before = env.assert_exact(U_BEFORE, g)
@@ -231,8 +218,8 @@ def test_alignment_is_exact_across_a_mirrormaker_restart(env: Env, timings: dict
     env.mm2.stop()
     stopped = time.monotonic()
     _produce_transactions(env.legacy, env.topic, env.u)
-    assert _ends(env.legacy, env.topic) == dict.fromkeys(range(PARTITIONS), LEGACY_END)
-    _commit(env.legacy, env.group("new"), env.topic, U_NEW)
+    assert end_offsets(env.legacy, env.topic) == dict.fromkeys(range(PARTITIONS), LEGACY_END)
+    commit_offsets(env.legacy, env.group("new"), env.topic, U_NEW)
     code, g = env.align("new")
     assert code == 1 and g["status"] == "refused" and not g["written"], json.dumps(g)
     reasons = {row["partition"]: row["detail"] for row in g["partitions"] if row["status"] == "refused"}
@@ -277,7 +264,7 @@ def test_after_a_crash_that_copies_twice_alignment_is_exact_or_refused(env: Env,
         def target_count() -> int:
             env.mm2.check_alive()
             try:
-                return _ends(env.target, target_topic)[0]
+                return end_offsets(env.target, target_topic)[0]
             except (KeyError, KafkaException):
                 return 0
 
@@ -305,7 +292,7 @@ def test_after_a_crash_that_copies_twice_alignment_is_exact_or_refused(env: Env,
     outcomes = []
     for i, u in enumerate(points):
         group = f"kill{i}"
-        _commit(env.legacy, env.group(group), legacy_topic, {0: u})
+        commit_offsets(env.legacy, env.group(group), legacy_topic, {0: u})
         code, g = env.align(group)
         (row,) = g["partitions"]
         if code == 1:

@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ferry_testing import run_ferry
-from mm2_harness import PROCESSES, SPECS, localise_flow, render
+from mm2_harness import PROCESSES, commit_offsets, end_offsets, localise_flow, render, write_base_specs
 from sandbox.mm2 import MirrorMaker2, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -37,12 +37,7 @@ FEED = {0: 30, 1: 30}
 
 
 def _specs(root: Path, u: str) -> Path:
-    (root / "migrations" / "shop").mkdir(parents=True)
-    clusters = (SPECS / "clusters.yaml").read_text().replace("legacy-service", SOURCE)
-    (root / "clusters.yaml").write_text(clusters.replace("kafka-governed-mirrormaker", SECRET))
-    policy = (SPECS / "policy.yaml").read_text().replace("offset_lag_max: 20", "offset_lag_max: 20\n  "
-                                                          "offset_flush_interval_seconds: 1")
-    (root / "policy.yaml").write_text(policy)
+    write_base_specs(root, SOURCE, SECRET)
     spec = root / "migrations/shop/gates.yaml"
     spec.write_text(f"""team: shop
 owners: [shop@example.com]
@@ -97,14 +92,6 @@ class Env:
         return report
 
 
-def _ends(config: Mapping[str, str], topic: str) -> dict[int, int]:
-    c = Consumer({**config, "group.id": "ends", "log_level": 0})
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
-    finally:
-        c.close()
-
 
 def _committed(config: Mapping[str, str], group: str, topic: str, partitions: int) -> dict[int, int]:
     c = Consumer({**config, "group.id": group, "enable.auto.commit": False, "log_level": 0})
@@ -138,9 +125,7 @@ def env(sandbox_nodes, policy_jar, kafka_lib, tmp_path_factory):
         admin.create_topics([NewTopic(topic, n, 1)])[topic].result(15)
     _produce(legacy, f"{u}-ledger", dict.fromkeys(U, 60), "ledger")
     _produce(legacy, f"{u}-feed", FEED, "feed")
-    c = Consumer({**legacy, "group.id": f"{u}-g-ledger", "enable.auto.commit": False, "log_level": 0})
-    c.commit(offsets=[TopicPartition(f"{u}-ledger", p, o) for p, o in U.items()], asynchronous=False)
-    c.close()
+    commit_offsets(legacy, f"{u}-g-ledger", f"{u}-ledger", U)
     mm2 = MirrorMaker2(f"mm2-{u}", config, clusters=[TARGET], lib_dir=kafka_lib, policy_jar=policy_jar)
     PROCESSES.append(mm2)
     mm2.start()
@@ -150,8 +135,8 @@ def env(sandbox_nodes, policy_jar, kafka_lib, tmp_path_factory):
         def ready() -> bool:
             mm2.check_alive()
             try:
-                mirrored = (_ends(target, e.new("ledger")) == dict.fromkeys(U, 60)
-                            and _ends(target, e.new("feed")) == FEED)
+                mirrored = (end_offsets(target, e.new("ledger")) == dict.fromkeys(U, 60)
+                            and end_offsets(target, e.new("feed")) == FEED)
             except KeyError:  # not created yet
                 return False
             return mirrored and len(_committed(target, e.group, e.new("ledger"), 3)) == 3
@@ -212,7 +197,7 @@ def test_report_after_alignment_matches_both_clusters(env: Env, tmp_path: Path) 
             (on_legacy[p], on_target[p], U[p]), row
     assert g["proxy"]["connected_on_legacy_now"]["client_ids"] == ["shop.gledger.0"]
     (prod,) = report["producers"]
-    legacy_ends, target_ends = _ends(env.legacy, f"{env.u}-feed"), _ends(env.target, env.new("feed"))
+    legacy_ends, target_ends = end_offsets(env.legacy, f"{env.u}-feed"), end_offsets(env.target, env.new("feed"))
     assert prod["drained"] and prod["not_mirrored"] == 0
     assert {d["partition"]: (d["legacy_end"], d["target_end"]) for d in prod["partitions"]} == \
         {p: (legacy_ends[p], target_ends[p]) for p in FEED}
@@ -238,7 +223,7 @@ def test_fenced_producer_passes_mirror_drained_only_when_everything_is_mirrored(
     assert f"{env.u}-feed[0]: 25 record(s) not mirrored yet; {env.u}-feed[1]: 10 record(s)" in gate["detail"]
     (prod,) = env.report("--producer", producer)["producers"]
     assert {d["partition"]: d["not_mirrored"] for d in prod["partitions"]} == {0: 25, 1: 10}
-    assert {d["partition"]: d["legacy_end"] for d in prod["partitions"]} == _ends(env.legacy, f"{env.u}-feed")
+    assert {d["partition"]: d["legacy_end"] for d in prod["partitions"]} == end_offsets(env.legacy, f"{env.u}-feed")
 
     env.mm2.start()
 
