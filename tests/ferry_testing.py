@@ -1,6 +1,8 @@
 """Helpers shared by test modules (fixtures live in conftest.py files)."""
 
+import http.client
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +22,21 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1))
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_get(port: int, path: str, timeout: float = 10) -> tuple[int, str]:
+    """GET http://127.0.0.1:<port><path>: (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()

@@ -18,12 +18,10 @@ labels, one shared requirements file) are checked without Kafka.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +34,7 @@ from dockerfile import FakeRoot, Instruction, clean_env, exec_form, final_stage,
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
+from ferry_testing import free_port, http_get
 from proxy_clusters import Cluster
 from sandbox.cluster import KafkaNode
 
@@ -289,20 +288,6 @@ EXPORTED = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
 
 
 Samples = list[tuple[str, dict[str, str], float]]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import textwrap
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 
-from ferry_testing import REPO, run_ferry
+from ferry_testing import REPO, free_port, run_ferry
 from proxy.routetable import RouteTable, parse_route_file
 from sandbox.clients import committed_offsets, create_topic
 from sandbox.cluster import KafkaNode
@@ -53,11 +52,6 @@ TOPICS = {"orders": ("shop.order.created.v1", 3), "payments": ("shop.payment.set
 SECRET = "kafka-governed-mm2"
 RESULT_FILE = REPO / ".ferry" / "e2e-result.json"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:

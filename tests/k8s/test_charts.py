@@ -20,12 +20,10 @@ The run ends with `k8s_apply objects=<n> rejected=0 charts=2 lint=ok` (printed l
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +34,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from ferry_testing import free_port, http_get
 from k8s_summary import Summary
 from proxy.routetable import Endpoint, RouteRule, RouteTable, build_table
 from sandbox.kubeapi import KubeClient, apply_all
@@ -356,20 +355,6 @@ def test_mm2_lag_alert_uses_the_flows_offset_lag_max(templated: dict[str, str]) 
 # ---- the chart's command, run for real
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def admin_get(port: int, path: str) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
 
 
 def flip_table(legacy: str, target: str, to: str) -> RouteTable:
@@ -416,7 +401,7 @@ def test_the_charts_proxy_command_hot_reloads_a_kubelet_projected_route_file(
         deadline = time.monotonic() + 20
         while True:
             try:
-                if admin_get(admin, "/readyz")[0] == 200:
+                if http_get(admin, "/readyz")[0] == 200:
                     break
             except OSError:
                 pass
@@ -433,7 +418,7 @@ def test_the_charts_proxy_command_hot_reloads_a_kubelet_projected_route_file(
             write_routes(routes_file, flipped, mode="symlink")
             started = time.monotonic()
             while True:
-                status, body = admin_get(admin, "/readyz")
+                status, body = http_get(admin, "/readyz")
                 if json.loads(body).get("version") == flipped.version:
                     break
                 assert time.monotonic() - started < 10, body
@@ -442,7 +427,7 @@ def test_the_charts_proxy_command_hot_reloads_a_kubelet_projected_route_file(
             assert probe(("127.0.0.1", listen), "flip.new-2", scram=scram).cluster_id == target.cluster_id
             # The connection opened before the flip is still up, on the cluster it started with.
             assert held.metadata("flip.held-1", []).cluster_id == legacy.cluster_id
-        metrics = admin_get(admin, "/metrics")[1]
+        metrics = http_get(admin, "/metrics")[1]
         assert 'ferry_proxy_route_reloads_total{outcome="applied"} 1.0' in metrics
         assert "ferry_proxy_route_file_stale 0.0" in metrics
         assert proc.poll() is None
