@@ -19,7 +19,7 @@ _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 # What YAML may not carry raw inside double quotes: characters outside its printable set (TAB, LF, CR,
 # 0x20-0x7E, NEL, 0xA0-0xD7FF, 0xE000-0xFFFD, the planes above) and the line breaks YAML folds into a
 # space (NEL, and LS/PS in YAML 1.1). JSON escapes only the C0 controls.
-_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 
 
 def _quoted(text: str) -> str:
