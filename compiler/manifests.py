@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 _BARE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+# YAML limits an implicit key (`key: value`) to 1024 characters; a longer one needs the explicit `? key` form.
+_IMPLICIT_KEY_MAX = 1024
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 # What YAML may not carry raw inside double quotes: characters outside its printable set (TAB, LF, CR,
 # 0x20-0x7E, NEL, 0xA0-0xD7FF, 0xE000-0xFFFD, the planes above) and the line breaks YAML folds into a
@@ -28,7 +30,8 @@ def _quoted(text: str) -> str:
 
 
 def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) and key.lower() not in _YAML11_WORDS else _quoted(key)
+    # fullmatch: `$` in match() would also accept a key ending in a newline and write it bare
+    return key if _BARE_KEY.fullmatch(key) and key.lower() not in _YAML11_WORDS else _quoted(key)
 
 
 def _scalar(value: Any) -> str:
@@ -44,11 +47,17 @@ def _scalar(value: Any) -> str:
 def _lines(value: Any, indent: str) -> Iterable[str]:
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (dict, list)) and item:
-                yield f"{indent}{_key(key)}:"
+            written = _key(key)
+            if len(written) > _IMPLICIT_KEY_MAX:  # too long for `key: value`: YAML's explicit `? key` form
+                yield f"{indent}? {written}"
+                yield f"{indent}:" if isinstance(item, (dict, list)) and item else f"{indent}: {_leaf(item)}"
+                if isinstance(item, (dict, list)) and item:
+                    yield from _lines(item, indent + "  ")
+            elif isinstance(item, (dict, list)) and item:
+                yield f"{indent}{written}:"
                 yield from _lines(item, indent + ("  " if isinstance(item, dict) else ""))
             else:
-                yield f"{indent}{_key(key)}: {_empty(item) if isinstance(item, (dict, list)) else _scalar(item)}"
+                yield f"{indent}{written}: {_leaf(item)}"
     else:
         for item in value:
             if isinstance(item, (dict, list)) and item:
@@ -56,11 +65,14 @@ def _lines(value: Any, indent: str) -> Iterable[str]:
                 yield f"{indent}- {first[len(indent) + 2:]}"
                 yield from rest
             else:
-                yield f"{indent}- {_empty(item) if isinstance(item, (dict, list)) else _scalar(item)}"
+                yield f"{indent}- {_leaf(item)}"
 
 
-def _empty(value: dict[str, Any] | list[Any]) -> str:
-    return "{}" if isinstance(value, dict) else "[]"
+def _leaf(value: Any) -> str:
+    """A scalar, or an empty collection in flow style."""
+    if isinstance(value, (dict, list)):
+        return "{}" if isinstance(value, dict) else "[]"
+    return _scalar(value)
 
 
 def yaml_documents(objects: Iterable[dict[str, Any]], comment: str) -> str:

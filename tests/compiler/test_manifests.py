@@ -15,7 +15,7 @@ from compiler.manifests import yaml_documents
 YAML11_TRAPS = ["yes", "No", "on", "OFF", "y", "n", "~", "null", "true", "0x1F", "0o17", "012", "1e3", "1_000",
                 ".inf", "-.NaN", "12:30", "2026-12-02", "", " lead", "trail ", "a: b", "- x", "#c", "'q'", '"dq"',
                 "*alias", "&anchor", "!tag", "%dir", "@at", "`tick", "|", ">", "multi\nline", "tab\tx", "ünï",
-                "{}", "[]", "\x85nel", "ls\u2028ps\u2029", "\x7f", "\ufeffbom"]
+                "{}", "[]", "\x85nel", "ls\u2028ps\u2029", "\x7f", "\ufeffbom", "name\n", "k" * 1030]
 
 scalars = st.one_of(st.sampled_from(YAML11_TRAPS), st.text(max_size=12), st.integers(-10**12, 10**12), st.booleans())
 keys = st.one_of(st.sampled_from(YAML11_TRAPS), st.from_regex(r"[a-z][a-z0-9./-]{0,20}", fullmatch=True),
@@ -42,3 +42,11 @@ def test_every_object_reads_back_unchanged_as_yaml_1_2_and_1_1(docs: list[dict[s
 def test_a_yaml_1_1_boolean_word_stays_a_string() -> None:
     text = yaml_documents([{"on": "yes", "list": ["no", "0x1F"], "n": 1}], "c")
     assert '"on": "yes"' in text and '- "no"' in text and "n: 1" not in text and '"n": 1' in text
+
+
+def test_a_key_ending_in_a_newline_is_quoted_and_a_key_too_long_for_yaml_is_written_explicitly() -> None:
+    long = "a" * 1100  # YAML allows an implicit `key: value` key of at most 1024 characters
+    docs = [{"name\n": [], "m": {long: {"x": [1]}, "b" * 1030: "v"}}]
+    text = yaml_documents(docs, "c")
+    assert '"name\\n": []' in text and f'  ? {long}\n  :\n    x:' in text
+    assert load(text) == docs and load(text.split("\n", 1)[1], "1.1") == docs
