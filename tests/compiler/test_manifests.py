@@ -48,5 +48,5 @@ def test_a_key_ending_in_a_newline_is_quoted_and_a_key_too_long_for_yaml_is_writ
     long = "a" * 1100  # YAML allows an implicit `key: value` key of at most 1024 characters
     docs = [{"name\n": [], "m": {long: {"x": [1]}, "b" * 1030: "v"}}]
     text = yaml_documents(docs, "c")
-    assert '"name\\n": []' in text and f'  ? {long}\n  :\n    x:' in text
+    assert '"name\\n": []' in text and f"  ? {long}\n  :\n    x:" in text
     assert load(text) == docs and load(text.split("\n", 1)[1], "1.1") == docs
