@@ -25,8 +25,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from rapidfuzz import fuzz, process
-
 CUTOFF = 0.6  # difflib.get_close_matches' default
 # Slack on rapidfuzz's cutoffs (0-100 scale). It turns a normalized cutoff into an integer
 # distance with some rounding of its own: a cutoff 1e-6 below a score dropped that score. One
@@ -37,6 +35,8 @@ _SLACK = 1.0
 
 def closest(name: str, known: Sequence[str]) -> str | None:
     """The name difflib.get_close_matches(name, known, n=1) would suggest, or None."""
+    from rapidfuzz import fuzz, process  # only a spec with a mistake asks (the import is ~15 ms)
+
     top = process.extractOne(name, known, scorer=fuzz.ratio, score_cutoff=100 * CUTOFF - _SLACK)
     if top is None:
         return None  # every ratio is below its bound, which is below the cutoff
