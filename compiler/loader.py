@@ -565,9 +565,9 @@ def spec_layout(root: Path) -> Layout:
     return classify(list_tree(root), lambda rel: display_path(root / rel))
 
 
-def migration_files(root: Path) -> list[Path]:
-    """The migration files to load, in load order (sorted)."""
-    return [root / rel for rel in spec_layout(root).migrations]
+def migration_files(root: Path, layout: Layout | None = None) -> list[Path]:
+    """The migration files to load, in load order (sorted); `layout`: `spec_layout(root)` if known."""
+    return [root / rel for rel in (layout or spec_layout(root)).migrations]
 
 
 def load_specs(root: Path) -> SpecTree:
@@ -611,11 +611,12 @@ def _load_specs(root: Path) -> SpecTree:
             doc.data = {}
         return doc
 
-    diagnostics.extend(spec_layout(root).diagnostics)
+    layout = spec_layout(root)
+    diagnostics.extend(layout.diagnostics)
     clusters = one(root / CLUSTERS_FILE, required=True)
     policy = one(root / POLICY_FILE, required=True)
     migrations = []
-    for path in migration_files(root):
+    for path in migration_files(root, layout):
         doc = one(path, required=True)
         if doc is not None:
             migrations.append(doc)

@@ -35,8 +35,8 @@ def test_rendering_twice_is_byte_identical():
 def test_file_discovery_order_changes_nothing(rnd):
     original = loader.migration_files
 
-    def shuffled(root):
-        files = original(root)
+    def shuffled(root, layout=None):
+        files = original(root, layout)
         rnd.shuffle(files)
         return files
 
