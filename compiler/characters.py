@@ -15,7 +15,12 @@ as the right one. Three kinds of character are refused, each named (`U+200B ZERO
   minority script that has a homoglyph in the name's main script (`billing` with a
   Cyrillic i U+0456 among Latin letters). A name in one script (`결제-mailer` mixes Hangul and Latin, but no
   Hangul letter looks like a Latin one) passes. The homoglyph data is Unicode's
-  confusables.txt as packaged by `confusable_homoglyphs`.
+  confusables.txt as packaged by `confusable_homoglyphs`;
+* **whole-script confusables** (TR39): a name written wholly in another script whose every
+  letter looks like an ASCII one (`раураl` in Cyrillic reads as `paypal`);
+* **decomposed forms**: a letter written as a base and a combining mark (`e` + U+0301) where
+  Unicode has it as one character (`é`, U+00E9): the two spellings look the same and are two
+  different ids (the name is not in Unicode's NFC form).
 """
 
 from __future__ import annotations
@@ -134,9 +139,14 @@ def first_look_alike(text: str) -> Suspect | None:
         if plain != ch and not ch.isascii():
             return Suspect(i, ch, f"is a compatibility form of {plain!r} and looks like it",
                            f"use {plain!r} instead", "look-alike-character")
+    decomposed = _first_decomposed(text)
+    if decomposed:
+        return decomposed
     scripts = Counter(_script(ch) for ch in text)
     for neutral in _NEUTRAL_SCRIPTS:
         scripts.pop(neutral, None)
+    if len(scripts) == 1 and "LATIN" not in scripts:
+        return _whole_script_look_alike(text, next(iter(scripts)))
     if len(scripts) < 2:
         return None
     # The main script is the one with most letters (Latin on a tie: names are mostly Latin).
@@ -155,3 +165,45 @@ def first_look_alike(text: str) -> Suspect | None:
                 "look-alike-character",
             )
     return None
+
+
+def _first_decomposed(text: str) -> Suspect | None:
+    """The first character where the name leaves Unicode's composed form (NFC): a combining
+    mark (or a Hangul jamo) that joins what comes before it into one character."""
+    if unicodedata.is_normalized("NFC", text):
+        return None
+    for i in range(1, len(text)):
+        if unicodedata.is_normalized("NFC", text[: i + 1]):
+            continue
+        start = next((j for j in range(i - 1, 0, -1) if not unicodedata.combining(text[j])), 0)
+        base, composed = text[start:i], unicodedata.normalize("NFC", text[start : i + 1])
+        return Suspect(
+            i, text[i],
+            f"joins the {base!r} before it into {composed!r}, which Unicode writes as "
+            f"{', '.join(describe(c) for c in composed)}: the two spellings look the same and are different ids",
+            f"use the composed {composed!r}, one character (Unicode's NFC form; most editors write it so)",
+            "look-alike-character",
+        )
+    return None  # pragma: no cover - a name not in NFC has a prefix that is not
+
+
+def _whole_script_look_alike(text: str, script: str) -> Suspect | None:
+    """A name wholly in one non-Latin script whose every letter looks like an ASCII letter."""
+    twin = []
+    for ch in text:
+        if _script(ch) in _NEUTRAL_SCRIPTS:
+            twin.append(ch)
+            continue
+        ascii_glyphs = [g["c"] for g in _homoglyphs(ch, "LATIN") if g["c"].isascii()]
+        if not ascii_glyphs:
+            return None
+        twin.append(ascii_glyphs[0])
+    first = next(i for i, ch in enumerate(text) if _script(ch) not in _NEUTRAL_SCRIPTS)
+    reads = "".join(twin)
+    return Suspect(
+        first, text[first],
+        f"begins a name written wholly in {script.title()} letters that each look like a Latin one: "
+        f"it reads as {reads!r} and is another id",
+        f"use Latin letters ({reads!r}) if that is the id meant",
+        "look-alike-character",
+    )
