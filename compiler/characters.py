@@ -17,7 +17,8 @@ as the right one. Three kinds of character are refused, each named (`U+200B ZERO
   Hangul letter looks like a Latin one) passes. The homoglyph data is Unicode's
   confusables.txt as packaged by `confusable_homoglyphs`;
 * **whole-script confusables** (TR39): a name written wholly in another script whose every
-  letter looks like an ASCII one (`раураl` in Cyrillic reads as `paypal`);
+  letter looks like an ASCII one (`caches` spelt with the Cyrillic U+0441, U+0430, U+04BB,
+  U+0435 and U+0455);
 * **decomposed forms**: a letter written as a base and a combining mark (`e` + U+0301) where
   Unicode has it as one character (`é`, U+00E9): the two spellings look the same and are two
   different ids (the name is not in Unicode's NFC form).
