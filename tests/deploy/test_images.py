@@ -163,8 +163,10 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
     assert code == 0, proxy.output()
     assert snapshot(image.root) == before, "the proxy wrote into the image (read-only root filesystem)"
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    # Routed = piped to a cluster, however it ended: librdkafka may close its bootstrap connection
+    # with a reset (outcome `client_reset`) after it has read its answer.
     routed = {r["client_id"]: r["cluster"] for r in decisions
-              if r["event"] == "connection" and r["outcome"] == "forwarded"}
+              if r["event"] == "connection" and r["upstream"] and r["bytes_down"] > 0}
     assert routed["image.moved.producer"] == "target" and routed["image.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
 

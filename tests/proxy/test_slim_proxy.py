@@ -179,7 +179,9 @@ def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, ka
     assert code == 0, proxy.output()
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     closed = [r for r in decisions if r["event"] == "connection"]
-    routed = {r["client_id"]: r["cluster"] for r in closed if r["outcome"] == "forwarded"}
+    # Routed = piped to a cluster, however it ended: librdkafka may close its bootstrap connection
+    # with a reset (outcome `client_reset`) after it has read its answer.
+    routed = {r["client_id"]: r["cluster"] for r in closed if r["upstream"] and r["bytes_down"] > 0}
     assert routed["slim.moved.admin"] == "target" and routed["slim.moved.producer"] == "target"
     assert routed["slim.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
