@@ -70,10 +70,10 @@ def test_building_the_binaries_does_not_count_against_the_start_timeout(tmp_path
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """On a fresh machine `start()` first builds etcd and kube-apiserver (minutes, once); the start
     timeout is for the servers. Here the build is made to look an hour long on the module's clock."""
-    from sandbox import kubeapi
+    from sandbox import gotools, kubeapi
 
     skew = [0.0]
-    real_ensure = kubeapi.gotools.ensure_tool
+    real_ensure = gotools.ensure_tool
 
     def slow_ensure(name: str) -> Path:
         skew[0] += 3600.0
@@ -82,7 +82,7 @@ def test_building_the_binaries_does_not_count_against_the_start_timeout(tmp_path
     clock = type("Clock", (), {"monotonic": staticmethod(lambda: time.monotonic() + skew[0]),
                                 "sleep": staticmethod(time.sleep)})
     monkeypatch.setattr(kubeapi, "time", clock)
-    monkeypatch.setattr(kubeapi.gotools, "ensure_tool", slow_ensure)
+    monkeypatch.setattr(gotools, "ensure_tool", slow_ensure)
     server = KubeApiServer(tmp_path / "slow-build")
     try:
         server.start(timeout=120)
