@@ -43,6 +43,9 @@ class Entry:
     def key_at(self, *path: str | int) -> Position:
         return self.migration.key_at(self.kind, self.name, *path)
 
+    def line(self, *path: str | int) -> int:
+        return self.migration.doc.source.line((self.kind, self.name, *path))
+
     @property
     def flow(self) -> tuple[str, str]:
         return (self.migration.model.source, self.migration.model.target)

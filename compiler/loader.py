@@ -124,6 +124,11 @@ class SourceMap:
     def key_at(self, path: PathKey) -> Position:
         return self.at(path, key=True)
 
+    def line(self, path: PathKey) -> int:
+        """`at(path).line`, without making a Position when the value has a place of its own."""
+        place = self.values.get(path)
+        return self.at(path).line if place is None else (place >> 32) + 1
+
     def position(self, place: int) -> Position:
         return Position(self.file, (place >> 32) + 1, (place & 0xFFFFFFFF) + 1)
 

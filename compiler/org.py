@@ -77,7 +77,7 @@ def build_org(specs: Specs) -> Org:
             sources.add(specs.source_name(mig))
             moved = entry.spec.cutover or mig.model.status is Status.COMPLETE
             for i, pattern in enumerate(entry.spec.client_ids):
-                line = entry.at("client_ids", i).line
+                line = entry.line("client_ids", i)
                 rules.append(
                     RouteRule(
                         match=pattern,
