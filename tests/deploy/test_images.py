@@ -209,7 +209,17 @@ def test_the_strimzi_image_adds_the_policy_jar_to_the_base_the_operator_runs(tmp
 @pytest.mark.kafka
 def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: dict[str, KafkaNode],
                                                  kafka_lib: Path) -> None:
-    from mm2_harness import SECRET, SOURCE, TARGET, TopicReader, create_legacy_topics, make_flow, produce
+    from mm2_harness import (
+        SECRET,
+        SOURCE,
+        TARGET,
+        TopicReader,
+        commit_offsets,
+        create_legacy_topics,
+        end_offsets,
+        make_flow,
+        produce,
+    )
     from sandbox import processes
     from sandbox.jars import require_tool
     from sandbox.mm2 import write_secret
@@ -270,6 +280,17 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
         # besides the agent's own and the JVM's (always on), only what the rules name
         ours = {name for name in names if not name.startswith(("jvm_", "process_", "jmx_"))}
         assert ours <= EXPORTED, sorted(ours - EXPORTED)
+        # A group of the flow commits on the source: the checkpoint connector translates it, and its
+        # checkpoint latency is exported per group by the checkpoint rule.
+        group = next(g for g, read in sorted(flow.groups.items()) if first.legacy in read)
+        commit_offsets(legacy, group, first.legacy, end_offsets(legacy, first.legacy))
+        samples = scrape_until(port, lambda got: any(
+            name == "kafka_connect_mirror_checkpoint_latency_ms" and labels.get("group") == group
+            for name, labels, _ in got), alive=alive)
+        checkpointed = {labels["topic"] for name, labels, _ in samples
+                        if name == "kafka_connect_mirror_checkpoint_latency_ms" and labels["group"] == group}
+        assert checkpointed == {first.new}, checkpointed  # labelled with the renamed topic
+        assert {name for name, _, _ in samples if not name.startswith(("jvm_", "process_", "jmx_"))} <= EXPORTED
         os.kill(mm2.pid, signal.SIGTERM)  # as to PID 1: MM2 stops its herders and exits
         mm2.wait(timeout=30)
     finally:
