@@ -1,4 +1,4 @@
-"""Kubernetes objects as YAML text: byte-stable, and read the same by every YAML parser.
+"""Kubernetes objects and Helm values as YAML text: byte-stable, and read the same by every YAML parser.
 
 Kubernetes reads manifests with a YAML 1.1 parser (`sigs.k8s.io/yaml`), where `yes`, `on` or
 `0x1F` are not strings; ruamel writes YAML 1.2 and would leave them bare. So every string is
@@ -81,4 +81,11 @@ def yaml_documents(objects: Iterable[dict[str, Any]], comment: str) -> str:
     for obj in objects:
         out.append("---")
         out.extend(_lines(obj, ""))
+    return "\n".join(out) + "\n"
+
+
+def yaml_file(obj: dict[str, Any], comments: Iterable[str]) -> str:
+    """One object as a YAML file without a `---` line (a Helm values file), headed by `# <comment>` lines."""
+    out = [f"# {comment}" for comment in comments]
+    out.extend(_lines(obj, ""))
     return "\n".join(out) + "\n"

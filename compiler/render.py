@@ -1,8 +1,11 @@
 """Renderers: pure functions of the validated org -> {relative path: file text}.
 
-jinja2 with StrictUndefined (a missing variable is a bug, not an empty string) and
-keep_trailing_newline; every input sorted, so rendering is byte-stable. JSON is written by
-`json.dumps`, not by a template (route files by the contract's `route_file_text`). Every file
+Every input sorted, so rendering is byte-stable. Files are built as data and written by one
+writer per format: JSON by `json.dumps` (route files by the contract's `route_file_text`),
+YAML — Helm values and Kubernetes objects — by `compiler.manifests` (every string quoted, read
+the same by YAML 1.1 and 1.2 parsers), `.properties` line by line here (`property_value`,
+`ascii_properties`). No template engine: jinja2 cost every `ferry` command ~60 ms to import
+and every render ~15 ms to compile three short templates (docs/benchmarks.md). Every file
 names the spec files it came from and says not to edit it (JSON files in a `"//"` key).
 """
 
@@ -12,14 +15,12 @@ import json
 import re
 from typing import Any
 
-import jinja2
-
 from proxy.routetable import route_file_text
 
 from .argocd import argocd_objects
 from .conventions import BYTE_ARRAY_CONVERTER, LOGIN_MODULES, SECRETS_ROOT
 from .cycles import no_cycle_collection
-from .manifests import yaml_documents
+from .manifests import yaml_documents, yaml_file
 from .models import Cluster, MirrorMakerDeployment
 from .org import Flow, Org, build_org
 from .spec import Specs
@@ -55,16 +56,6 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 def _java_escape(match: re.Match[str]) -> str:
     units = match.group().encode("utf-16-be")
     return "".join(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04X}" for i in range(0, len(units), 2))
-
-
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("compiler", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
-_env.filters["q"] = lambda v: json.dumps(v, ensure_ascii=False)
-_env.filters["prop"] = property_value
 
 
 def header(sources: tuple[str, ...] | list[str]) -> str:
@@ -152,16 +143,30 @@ def render_mm2(org: Org, flow: Flow) -> str:
     ]
     # The herder of the target side flushes source offsets and the latest offset syncs.
     global_settings.append((f"{flow.target}.offset.flush.interval.ms", mm.offset_flush_interval_seconds * 1000))
-    clusters = [(a, org.cluster(a)) for a in (flow.source, flow.target)]
-    return ascii_properties(_env.get_template("mm2.properties.j2").render(
-        header=header(flow.sources),
-        flow=flow,
-        clusters=clusters,
-        security={a: security_settings(c) for a, c in clusters},
-        flow_settings=flow_settings,
-        global_settings=global_settings,
-        secrets_root=SECRETS_ROOT,
-    ))
+    source, target = flow.source, flow.target
+    lines = [
+        f"# {header(flow.sources)}",
+        f"# MirrorMaker 2, dedicated mode, one flow: {source} -> {target}.",
+        f"# Run: connect-mirror-maker.sh {flow.name}.properties --clusters {target}",
+        f"# (Ferry's rename policy jar on the classpath; Secrets mounted under {SECRETS_ROOT}/<secret>/).",
+        f"clusters={source}, {target}",
+    ]
+    for alias in (source, target):
+        cluster = org.cluster(alias)
+        lines += ["", f"{alias}.bootstrap.servers={','.join(cluster.bootstrap)}"]
+        lines += [f"{alias}.{key}={property_value(value)}" for key, value in security_settings(cluster)]
+    lines += [
+        "",
+        "config.providers=dir",
+        "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+        "",
+        f"{source}->{target}.enabled=true",
+        f"{target}->{source}.enabled=false",
+        *(f"{source}->{target}.{key}={property_value(value)}" for key, value in flow_settings),
+        "",
+        *(f"{key}={property_value(value)}" for key, value in global_settings),
+    ]
+    return ascii_properties("\n".join(lines) + "\n")
 
 
 def connect_configs(org: Org, flow: Flow) -> dict[str, dict[str, Any]]:
@@ -237,19 +242,38 @@ def render_org(org: Org) -> dict[str, str]:
         files[f"proxy/{table.gateway}.routes.json"] = route_file_text(table, header(gw.sources) + ROUTES_NOTE)
         spec = gateways[table.gateway]
         host, port = _split_listen(spec.listen)
-        files[f"helm/ferry-proxy/{table.gateway}.values.yaml"] = _env.get_template("proxy.values.yaml.j2").render(
-            header=header(gw.sources), table=table, image=images.proxy, replicas=spec.replicas,
-            listen_host=host, listen_port=port, admin_port=spec.admin_port,
-        )
+        files[f"helm/ferry-proxy/{table.gateway}.values.yaml"] = yaml_file({
+            "gateway": table.gateway,
+            "image": images.proxy,
+            "replicas": spec.replicas,
+            "listen": {"host": host, "port": port},
+            "admin": {"port": spec.admin_port},
+            "routes": {
+                "configMapName": f"ferry-routes-{table.gateway}",
+                "fileName": f"{table.gateway}.routes.json",
+                "renderedFile": f"rendered/proxy/{table.gateway}.routes.json",
+                "version": table.version,
+            },
+        }, [header(gw.sources), "Values for charts/ferry-proxy (contract: docs/rendered.md#helm-values)."])
     for flow in org.flows:
         files[f"mm2/{flow.name}.properties"] = render_mm2(org, flow)
         for role, body in connect_configs(org, flow).items():
             files[f"connect/{flow.name}/{role}.json"] = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
         if org.specs.policy.model.delivery.mirrormaker is MirrorMakerDeployment.DEDICATED:
-            files[f"helm/ferry-mirrormaker2/{flow.name}.values.yaml"] = _env.get_template("mm2.values.yaml.j2").render(
-                header=header(flow.sources), flow=flow, image=images.mirrormaker,
-                secrets=flow_secrets(org, flow), secrets_root=SECRETS_ROOT,
-            )
+            files[f"helm/ferry-mirrormaker2/{flow.name}.values.yaml"] = yaml_file({
+                "flow": flow.name,
+                "image": images.mirrormaker,
+                "replicas": 1,
+                "clusters": {"source": flow.source, "target": flow.target},
+                "config": {
+                    "configMapName": f"ferry-mm2-{flow.name}",
+                    "fileName": f"{flow.name}.properties",
+                    "renderedFile": f"rendered/mm2/{flow.name}.properties",
+                },
+                "args": ["--clusters", flow.target],
+                "secrets": [{"name": s, "mountPath": f"{SECRETS_ROOT}/{s}"} for s in flow_secrets(org, flow)],
+                "summary": {"topics": len(flow.renames), "groups": len(flow.groups)},
+            }, [header(flow.sources), "Values for charts/ferry-mirrormaker2 (contract: docs/rendered.md#helm-values)."])
     files.update(_delivery_files(org))
     return dict(sorted(files.items()))
 
