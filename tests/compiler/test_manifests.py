@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler.manifests import yaml_documents
+from compiler.manifests import yaml_documents, yaml_file
 
 YAML11_TRAPS = ["yes", "No", "on", "OFF", "y", "n", "~", "null", "true", "0x1F", "0o17", "012", "1e3", "1_000",
                 ".inf", "-.NaN", "12:30", "2026-12-02", "", " lead", "trail ", "a: b", "- x", "#c", "'q'", '"dq"',
@@ -50,3 +50,10 @@ def test_a_key_ending_in_a_newline_is_quoted_and_a_key_too_long_for_yaml_is_writ
     text = yaml_documents(docs, "c")
     assert '"name\\n": []' in text and f"  ? {long}\n  :\n    x:" in text
     assert load(text) == docs and load(text.split("\n", 1)[1], "1.1") == docs
+
+
+def test_a_values_file_is_one_document_headed_by_its_comments() -> None:
+    values = {"gateway": "gw-ads", "replicas": 2, "args": ["--clusters", "yes"], "secrets": [{"name": "on"}]}
+    text = yaml_file(values, ["generated — do not edit", "Values for a chart."])
+    assert text.startswith("# generated — do not edit\n# Values for a chart.\ngateway:") and "---" not in text
+    assert load(text) == [values] and load("---\n" + text, "1.1") == [values]  # a directive needs `---`
