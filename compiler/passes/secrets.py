@@ -50,6 +50,13 @@ _SECRET_KEY = re.compile(
     r"credentials?|client[_-]?secret|bearer)$",
     re.IGNORECASE,
 )
+# Every word `_SECRET_KEY` ends in, and `secret` (the keys whose value must be a Secret *name*),
+# lowercase: a file whose text holds none of them has no key either check reports. A key is text
+# of the file (block keys are one line; folding an explicit key only turns line breaks into
+# spaces, which no word here contains; an escape that could spell one is a backslash, which sends
+# the file through the full walk anyway), so a few substring searches stand for a walk of every key.
+_KEY_WORDS = ("pass", "pwd", "token", "apikey", "api_key", "api-key", "privatekey", "private_key", "private-key",
+              "jaas", "credential", "secret", "bearer")
 # Kafka's own credential-bearing string, whatever is inside it (an OAuth client secret, …).
 _JAAS = re.compile(r"LoginModule\s+(required|optional|requisite|sufficient)", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -82,6 +89,17 @@ def _walk(data: Any) -> Iterator[tuple[PathKey, str | int, bool, Any]]:
                 break
         else:
             stack.pop()
+
+
+def _could_name_a_secret(text: str) -> bool:
+    """False only when no key of a file with this text names a credential or a Secret: the walk is
+    then skipped (most migration files: their strings are names, and no shape is in the text).
+    Non-ASCII text is always walked: `_SECRET_KEY` ignores case the way `re` does, where the long
+    s (U+017F) is an `s` and the Kelvin sign a `k`, which `str.lower` does not reproduce."""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _KEY_WORDS)
 
 
 @lru_cache(maxsize=4096)
@@ -129,7 +147,8 @@ def find_inline_secrets(doc: RawDocument) -> list[tuple[PathKey | None, Diagnost
     if isinstance(doc.data, str):
         strings.append(doc.data)
         _check_string(doc, (), None, doc.data, by_shape, found)
-    for parent, step, is_name, value in _walk(doc.data) if isinstance(doc.data, (dict, list)) else ():
+    walk = isinstance(doc.data, (dict, list)) and (by_shape or _could_name_a_secret(doc.text))
+    for parent, step, is_name, value in _walk(doc.data) if walk else ():
         key = step if isinstance(step, str) else None
         if keep and isinstance(value, str):
             strings.append(value)
