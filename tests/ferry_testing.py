@@ -1,6 +1,7 @@
 """Helpers shared by test modules (fixtures live in conftest.py files)."""
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -40,3 +41,12 @@ def http_get(port: int, path: str, timeout: float = 10) -> tuple[int, str]:
         return response.status, response.read().decode()
     finally:
         conn.close()
+
+
+def routed_clients(decision_log: Path) -> dict[str, str]:
+    """Client id -> the cluster its connection was piped to, from a proxy's decision log. However the
+    connection ended: librdkafka may close its bootstrap connection with a reset (outcome
+    `client_reset`) after it has read its answer."""
+    records = [json.loads(line) for line in decision_log.read_text().splitlines()]
+    return {r["client_id"]: r["cluster"] for r in records
+            if r["event"] == "connection" and r["upstream"] and r["bytes_down"] > 0}

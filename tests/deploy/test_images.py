@@ -34,7 +34,7 @@ from dockerfile import FakeRoot, Instruction, clean_env, exec_form, final_stage,
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
-from ferry_testing import free_port, http_get
+from ferry_testing import free_port, http_get, routed_clients
 from proxy_clusters import Cluster
 from sandbox.cluster import KafkaNode
 
@@ -162,11 +162,7 @@ def test_what_the_proxy_image_installs_routes_a_real_client(tmp_path: Path, kafk
         proxy.stop(timeout=30)
     assert code == 0, proxy.output()
     assert snapshot(image.root) == before, "the proxy wrote into the image (read-only root filesystem)"
-    decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    # Routed = piped to a cluster, however it ended: librdkafka may close its bootstrap connection
-    # with a reset (outcome `client_reset`) after it has read its answer.
-    routed = {r["client_id"]: r["cluster"] for r in decisions
-              if r["event"] == "connection" and r["upstream"] and r["bytes_down"] > 0}
+    routed = routed_clients(tmp_path / "decisions.jsonl")
     assert routed["image.moved.producer"] == "target" and routed["image.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
 
@@ -277,8 +273,7 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
         assert running and max(running) >= 1, sorted(names)
         lags = {labels["topic"] for name, labels, _ in samples if name == "kafka_consumer_fetch_manager_records_lag"}
         assert first.legacy in lags, lags
-        # besides the agent's own and the JVM's (always on), only what the rules name
-        ours = {name for name in names if not name.startswith(("jvm_", "process_", "jmx_"))}
+        ours = rule_metrics(names)
         assert ours <= EXPORTED, sorted(ours - EXPORTED)
         # A group of the flow commits on the source: the checkpoint connector translates it, and its
         # checkpoint latency is exported per group by the checkpoint rule.
@@ -290,7 +285,7 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
         checkpointed = {labels["topic"] for name, labels, _ in samples
                         if name == "kafka_connect_mirror_checkpoint_latency_ms" and labels["group"] == group}
         assert checkpointed == {first.new}, checkpointed  # labelled with the renamed topic
-        assert {name for name, _, _ in samples if not name.startswith(("jvm_", "process_", "jmx_"))} <= EXPORTED
+        assert rule_metrics({name for name, _, _ in samples}) <= EXPORTED
         os.kill(mm2.pid, signal.SIGTERM)  # as to PID 1: MM2 stops its herders and exits
         mm2.wait(timeout=30)
     finally:
@@ -298,6 +293,11 @@ def test_what_the_mm2_image_runs_mirrors_a_topic(tmp_path: Path, sandbox_nodes: 
     log = out.read_text()
     assert " INFO " in log and "(o.a.k.c.m." in log, log[-2000:]  # the image's console-only log4j2 config
     assert snapshot(image.root) == before, "MirrorMaker 2 wrote into the image (read-only root filesystem)"
+
+
+def rule_metrics(names: set[str]) -> set[str]:
+    """The names the exporter's rules made: all but the agent's own and the JVM's (always on)."""
+    return {name for name in names if not name.startswith(("jvm_", "process_", "jmx_"))}
 
 
 #: every metric name the chart's exporter rules can produce (everything else is dropped by the rules)

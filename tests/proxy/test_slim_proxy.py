@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from ferry_testing import routed_clients
 from proxy_clusters import Cluster
 from proxy_harness import make_table, write_routes
 from sandbox.clients import Record, consume, create_topic, fetch_metadata, produce
@@ -177,11 +178,7 @@ def test_a_venv_with_only_the_slim_proxy_routes_a_real_client(tmp_path: Path, ka
     finally:
         code = proxy.stop(timeout=30)
     assert code == 0, proxy.output()
-    decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    closed = [r for r in decisions if r["event"] == "connection"]
-    # Routed = piped to a cluster, however it ended: librdkafka may close its bootstrap connection
-    # with a reset (outcome `client_reset`) after it has read its answer.
-    routed = {r["client_id"]: r["cluster"] for r in closed if r["upstream"] and r["bytes_down"] > 0}
+    routed = routed_clients(tmp_path / "decisions.jsonl")
     assert routed["slim.moved.admin"] == "target" and routed["slim.moved.producer"] == "target"
     assert routed["slim.stays.admin"] == "legacy"
     assert "Traceback" not in proxy.output()
