@@ -97,12 +97,13 @@ def _own_detectors() -> list[Any]:
 # IPs; Artifactory's `AP[0-9A-F]` + 8 letters is any capitalised word (`APACsettlements`); and
 # the vendor keyword detectors (Cloudant, IBM, SoftLayer) look for `<vendor>_key = …` in code,
 # which in a spec is a key `passes/secrets.py` judges, at ~60% of the whole scan's time.
+# Module of detect-secrets' `plugins` package -> the detector class it defines; those modules
+# are not imported at all.
 _LEFT_OUT = {
-    "IPPublicDetector", "ArtifactoryDetector",
-    "CloudantDetector", "IbmCosHmacDetector", "IbmCloudIamDetector", "SoftlayerDetector",
+    "ip_public": "IPPublicDetector", "artifactory": "ArtifactoryDetector",
+    "cloudant": "CloudantDetector", "ibm_cos_hmac": "IbmCosHmacDetector",
+    "ibm_cloud_iam": "IbmCloudIamDetector", "softlayer": "SoftlayerDetector",
 }
-# The modules that define them, not imported at all (a test checks the two sets agree).
-_LEFT_OUT_MODULES = {"ip_public", "artifactory", "cloudant", "ibm_cos_hmac", "ibm_cloud_iam", "softlayer"}
 
 
 class _RequestsOnFirstUse(types.ModuleType):
@@ -145,14 +146,14 @@ def _detectors() -> list[Any]:
 
         by_kind: dict[str, type[Any]] = {}
         for info in pkgutil.iter_modules(package.__path__):
-            if info.name not in _LEFT_OUT_MODULES:
+            if info.name not in _LEFT_OUT:
                 module = importlib.import_module(f"{package.__name__}.{info.name}")
                 found: list[type[Any]] = list(get_plugins_from_module(module))
                 by_kind.update((cls.secret_type, cls) for cls in found)
     plugins = [
         cls()
         for _, cls in sorted(by_kind.items())
-        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _LEFT_OUT
+        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _LEFT_OUT.values()
     ]
     return plugins + _own_detectors()
 
